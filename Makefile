@@ -1,0 +1,25 @@
+# Two commands do all set-up: `make run` serves the API with demo content on SQLite,
+# `make test` runs the whole suite on SQLite and on PostgreSQL.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/tickerfeed_test
+
+.PHONY: install run test test-sqlite test-postgresql
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+run: install
+	$(UV) run --frozen tickerfeed serve
+
+test: test-sqlite test-postgresql
+
+test-sqlite: install
+	TEST_DATABASE_URL=sqlite $(UV) run --frozen pytest
+
+test-postgresql: install
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest

@@ -1,0 +1,45 @@
+"""Authentication by `Authorization: Bearer <key>` and scope checks for routes."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api_keys import service
+from app.api_keys.scopes import Scope
+from app.db import SessionDep
+from app.models import ApiKey
+from app.problems import Forbidden, Unauthorized
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tfk_…`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def optional_api_key(session: SessionDep, credentials: Credentials) -> ApiKey | None:
+    """The caller's key, or None for an anonymous call. A key that is sent but wrong is a 401,
+    never a silent downgrade to anonymous."""
+    if credentials is None:
+        return None
+    api_key = await service.authenticate(session, credentials.credentials)
+    if api_key is None:
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    return api_key
+
+
+OptionalApiKey = Annotated[ApiKey | None, Depends(optional_api_key)]
+
+
+def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    async def dependency(api_key: OptionalApiKey) -> ApiKey:
+        if api_key is None:
+            raise Unauthorized("This operation needs an API key: `Authorization: Bearer <key>`.")
+        if not service.grants(api_key, scope):
+            raise Forbidden(f"This operation needs the `{scope}` scope.")
+        return api_key
+
+    return dependency
+
+
+ContentWriter = Annotated[ApiKey, Depends(require_scope(Scope.CONTENT_WRITE))]
+Admin = Annotated[ApiKey, Depends(require_scope(Scope.ADMIN))]

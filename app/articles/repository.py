@@ -1,0 +1,193 @@
+"""Article queries: the public feed, search on both backends, related articles."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Select, column, func, literal, literal_column, table, tuple_, union_all
+from sqlalchemy.orm import selectinload
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models import Article, ArticleTag, ArticleTicker, Author
+
+# The FTS5 table the SQLite migration creates; PostgreSQL uses `article.search_vector`.
+sqlite_search = table("article_search", column("rowid"), column("article_search"))
+
+
+@dataclass(frozen=True)
+class FeedFilters:
+    ticker_ids: Sequence[int] = ()
+    author_id: int | None = None
+    tag_id: int | None = None
+    author_kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    query: str | None = None
+    exclude_ids: Sequence[int] = field(default_factory=tuple)
+
+
+def card_options() -> list[Any]:
+    """Everything a card shows, in one query per relation instead of one per row."""
+    return [
+        selectinload(Article.author),  # type: ignore[arg-type]
+        selectinload(Article.ticker_links).selectinload(ArticleTicker.ticker),  # type: ignore[arg-type]
+        selectinload(Article.tag_links).selectinload(ArticleTag.tag),  # type: ignore[arg-type]
+    ]
+
+
+def is_visible(now: datetime) -> ColumnElement[bool]:
+    return (
+        (col(Article.status) == "published")
+        & col(Article.deleted_at).is_(None)
+        & (col(Article.published_at) <= now)
+    )
+
+
+def search_terms(query: str) -> str:
+    """The words of a free-text query as an FTS5 expression: each word quoted, all required."""
+    words = [word.replace('"', '""') for word in query.split()]
+    return " ".join(f'"{word}"' for word in words)
+
+
+class ArticleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _is_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    async def get_by_slug(self, slug: str, *, include_deleted: bool = False) -> Article | None:
+        statement = select(Article).where(Article.slug == slug).options(*card_options())
+        if not include_deleted:
+            statement = statement.where(col(Article.deleted_at).is_(None))
+        return (await self.session.exec(statement)).first()
+
+    async def slug_exists(self, slug: str) -> bool:
+        statement = select(Article.id).where(Article.slug == slug)
+        return (await self.session.exec(statement)).first() is not None
+
+    async def add(self, article: Article) -> Article:
+        self.session.add(article)
+        await self.session.flush()
+        return article
+
+    def _filtered(self, statement: Select[Any], filters: FeedFilters) -> Select[Any]:
+        if filters.ticker_ids:
+            tagged = select(ArticleTicker.article_id).where(
+                col(ArticleTicker.ticker_id).in_(filters.ticker_ids)
+            )
+            statement = statement.where(col(Article.id).in_(tagged))
+        if filters.tag_id is not None:
+            tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == filters.tag_id)
+            statement = statement.where(col(Article.id).in_(tagged))
+        if filters.author_id is not None:
+            statement = statement.where(Article.author_id == filters.author_id)
+        if filters.author_kind is not None:
+            by_kind = select(Author.id).where(Author.kind == filters.author_kind)
+            statement = statement.where(col(Article.author_id).in_(by_kind))
+        if filters.since is not None:
+            statement = statement.where(col(Article.published_at) >= filters.since)
+        if filters.until is not None:
+            statement = statement.where(col(Article.published_at) < filters.until)
+        if filters.exclude_ids:
+            statement = statement.where(col(Article.id).not_in(filters.exclude_ids))
+        return statement
+
+    def _relevance(self, query: str) -> Any:
+        """A subquery of (id, score) for articles matching `query`, higher score first.
+
+        The one place the two backends differ: PostgreSQL ranks a weighted tsvector
+        with `ts_rank`, SQLite ranks FTS5 with `bm25` (lower is better, so negated).
+        Title outweighs dek, which outweighs body, on both.
+        """
+        if self._is_postgresql():
+            tsquery = func.websearch_to_tsquery("english", query)
+            vector = literal_column("article.search_vector")
+            return (
+                select(
+                    col(Article.id).label("id"),
+                    func.ts_rank(vector, tsquery).cast(Float).label("score"),
+                )
+                .where(vector.op("@@")(tsquery))
+                .subquery("ranked")
+            )
+        bm25 = func.bm25(literal_column("article_search"), 10.0, 4.0, 1.0)
+        return (
+            select(sqlite_search.c.rowid.label("id"), (-bm25).label("score"))
+            .select_from(sqlite_search)
+            .where(sqlite_search.c.article_search.op("MATCH")(search_terms(query)))
+            .subquery("ranked")
+        )
+
+    async def list_feed(
+        self, filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
+    ) -> list[tuple[Article, float | None]]:
+        """Newest first, or by relevance then newest for a search; keyset after `after`."""
+        if filters.query:
+            ranked = self._relevance(filters.query)
+            score: Any = ranked.c.score
+            statement: Select[Any] = select(Article, score).join(ranked, ranked.c.id == Article.id)
+            key: list[Any] = [score, Article.published_at, Article.id]
+        else:
+            score = literal(None)
+            statement = select(Article, score)
+            key = [Article.published_at, Article.id]
+        statement = self._filtered(statement.where(is_visible(now)), filters)
+        if after is not None:
+            statement = statement.where(tuple_(*key) < tuple(after))
+        statement = statement.order_by(*[col(part).desc() for part in key]).limit(limit)
+        rows = await self.session.exec(statement.options(*card_options()))
+        return [(article, found_score) for article, found_score in rows.all()]
+
+    async def list_related(self, article: Article, *, now: datetime, limit: int) -> list[Article]:
+        """Articles sharing tickers (worth 2) and tags (worth 1) with `article`, best first."""
+        ticker_ids = [link.ticker_id for link in article.ticker_links]
+        tag_ids = [link.tag_id for link in article.tag_links]
+        if not ticker_ids and not tag_ids:
+            return []
+        shared = union_all(
+            select(col(ArticleTicker.article_id).label("article_id"), literal(2).label("weight"))
+            .where(col(ArticleTicker.ticker_id).in_(ticker_ids or [-1])),
+            select(col(ArticleTag.article_id).label("article_id"), literal(1).label("weight"))
+            .where(col(ArticleTag.tag_id).in_(tag_ids or [-1])),
+        ).subquery("shared")
+        scores = (
+            select(shared.c.article_id, func.sum(shared.c.weight).label("score"))
+            .where(shared.c.article_id != article.id)
+            .group_by(shared.c.article_id)
+            .subquery("scores")
+        )
+        statement = (
+            select(Article)
+            .join(scores, scores.c.article_id == Article.id)
+            .where(is_visible(now))
+            .order_by(scores.c.score.desc(), col(Article.published_at).desc(), col(Article.id).desc())
+            .limit(limit)
+            .options(*card_options())
+        )
+        return list((await self.session.exec(statement)).all())
+
+    async def count_visible_by(
+        self, column_name: str, ids: Sequence[int], *, now: datetime
+    ) -> dict[int, tuple[int, datetime | None]]:
+        """(count, newest published_at) of visible articles per author, ticker or tag id."""
+        if not ids:
+            return {}
+        if column_name == "author_id":
+            key: Any = Article.author_id
+            statement = select(key, func.count(), func.max(Article.published_at))
+        else:
+            link = ArticleTicker if column_name == "ticker_id" else ArticleTag
+            key = getattr(link, column_name)
+            statement = select(key, func.count(), func.max(Article.published_at)).join(
+                Article, col(Article.id) == link.article_id  # type: ignore[attr-defined]
+            )
+        statement = statement.where(is_visible(now), col(key).in_(ids)).group_by(key)
+        rows = await self.session.exec(statement)
+        return {row[0]: (row[1], row[2]) for row in rows.all()}
+
+    async def exists_for_author(self, author_id: int) -> bool:
+        statement = select(Article.id).where(Article.author_id == author_id).limit(1)
+        return (await self.session.exec(statement)).first() is not None

@@ -1,0 +1,172 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from app.api_keys.dependencies import ContentWriter, OptionalApiKey
+from app.api_keys.scopes import Scope
+from app.api_keys.service import grants
+from app.articles import service
+from app.articles.cards import to_card, to_detail
+from app.articles.feed import feed_page
+from app.articles.repository import FeedFilters
+from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
+from app.authors import service as authors_service
+from app.db import SessionDep
+from app.dependencies import JSON_BODY, get_clock
+from app.fields import Slug, Symbol, TagSlug, line
+from app.models import Article
+from app.pagination import Page, PageParams
+from app.problems import InvalidFields, problem_responses
+from app.tags import service as tags_service
+from app.tickers import service as tickers_service
+
+router = APIRouter(prefix="/v1/articles", tags=["Articles"])
+Clock = Annotated[datetime, Depends(get_clock)]
+SearchText = line(200, min_length=1)
+ArticleSlug = Annotated[str, Path(max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+
+
+async def feed_filters(
+    session: SessionDep,
+    ticker: Annotated[
+        list[Symbol], Query(max_length=20, description="Any of these symbols (repeatable).")
+    ] = [],  # noqa: B006  (FastAPI copies defaults per request)
+    author: Annotated[Slug | None, Query(description="Author slug.")] = None,
+    tag: Annotated[TagSlug | None, Query(description="Tag slug.")] = None,
+    author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Published before (RFC 3339).")] = None,
+    q: Annotated[SearchText | None, Query(description="Full-text search over title, dek and body; results by relevance, then newest.")] = None,  # type: ignore[valid-type]
+) -> FeedFilters:
+    tickers = await tickers_service.require_symbols(session, ticker, loc=["query", "ticker"])
+    author_id = None
+    if author is not None:
+        found = await authors_service.find_author(session, author)
+        if found is None:
+            raise InvalidFields.one(["query", "author"], f"unknown author '{author}'")
+        author_id = found.id
+    tag_id = None
+    if tag is not None:
+        tag_id = (await tags_service.require_tags(session, [tag], loc=["query", "tag"]))[0].id
+    return FeedFilters(
+        ticker_ids=tuple(sorted(t.id for t in tickers if t.id)),
+        author_id=author_id,
+        tag_id=tag_id,
+        author_kind=author_kind,
+        since=since,
+        until=until,
+        query=q,
+    )
+
+
+Filters = Annotated[FeedFilters, Depends(feed_filters)]
+
+
+async def readable_article(
+    session: SessionDep, slug: ArticleSlug, now: Clock, api_key: OptionalApiKey
+) -> Article:
+    """Published and due for everyone; drafts, scheduled and archived too for editors."""
+    editor = api_key is not None and grants(api_key, Scope.CONTENT_WRITE)
+    return await service.get_article(session, slug, now=now, include_unpublished=editor)
+
+
+async def editable_article(session: SessionDep, slug: ArticleSlug, now: Clock, _writer: ContentWriter) -> Article:
+    return await service.get_article(session, slug, now=now, include_unpublished=True)
+
+
+@router.get(
+    "",
+    summary="List articles",
+    response_model=Page[ArticleCard],
+    responses=problem_responses(400, 422),
+)
+async def list_articles(
+    request: Request, response: Response, session: SessionDep, filters: Filters, page: PageParams, now: Clock
+) -> Page[ArticleCard]:
+    """The feed of published articles, newest first; filters combine with AND."""
+    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+
+
+@router.get(
+    "/{slug}",
+    summary="Get an article",
+    response_model=ArticleDetail,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_article(request: Request, article: Annotated[Article, Depends(readable_article)]) -> ArticleDetail:
+    """The whole article with its sanitized HTML body."""
+    return to_detail(article, request.app.state.settings.site_url)
+
+
+@router.get(
+    "/{slug}/related",
+    summary="List related articles",
+    response_model=Page[ArticleCard],
+    responses=problem_responses(401, 404, 422),
+)
+async def list_related_articles(
+    request: Request,
+    session: SessionDep,
+    article: Annotated[Article, Depends(readable_article)],
+    now: Clock,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> Page[ArticleCard]:
+    """Articles sharing tickers (weighted double) or tags, best first, then newest.
+    A ranked top list: `next_cursor` is always null."""
+    related = await service.list_related(session, article, now=now, limit=limit)
+    site_url = request.app.state.settings.site_url
+    return Page[ArticleCard](items=[to_card(item, site_url) for item in related], next_cursor=None)
+
+
+@router.post(
+    "",
+    summary="Create an article",
+    status_code=201,
+    response_model=ArticleDetail,
+    responses=WRITE_PROBLEMS,
+    dependencies=[JSON_BODY],
+)
+async def create_article(
+    request: Request, response: Response, session: SessionDep, _writer: ContentWriter, data: ArticleCreate, now: Clock
+) -> ArticleDetail:
+    """Creates an article from Markdown; cashtags of known tickers are linked as `mentioned`."""
+    site_url = request.app.state.settings.site_url
+    article = await service.create_article(session, data=data, site_url=site_url, now=now)
+    response.headers["Location"] = f"/v1/articles/{article.slug}"
+    return to_detail(article, site_url)
+
+
+@router.patch(
+    "/{slug}",
+    summary="Update an article",
+    response_model=ArticleDetail,
+    responses=WRITE_PROBLEMS,
+    dependencies=[JSON_BODY],
+)
+async def update_article(
+    request: Request,
+    session: SessionDep,
+    article: Annotated[Article, Depends(editable_article)],
+    data: ArticleUpdate,
+    now: Clock,
+) -> ArticleDetail:
+    """Changes the fields sent; `updated_at` moves on every change."""
+    site_url = request.app.state.settings.site_url
+    updated = await service.update_article(session, article, data=data, site_url=site_url, now=now)
+    return to_detail(updated, site_url)
+
+
+@router.delete(
+    "/{slug}",
+    summary="Delete an article",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_article(
+    session: SessionDep, article: Annotated[Article, Depends(editable_article)], now: Clock
+) -> None:
+    """Removes the article from every feed; a tombstone stays for partners that mirror us."""
+    await service.delete_article(session, article, now=now)

@@ -1,0 +1,113 @@
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.fields import Slug, Symbol, TagSlug, WebUrl, line, multiline
+
+ArticleStatus = Literal["draft", "published", "archived"]
+AuthorKind = Literal["human", "ai_agent"]
+Title = line(200, min_length=1)
+Dek = line(500)
+BodyMarkdown = multiline(100_000)
+AltText = line(300)
+Credit = line(200)
+ReviewerName = line(120, min_length=1)
+
+
+class HeroImage(BaseModel):
+    url: WebUrl
+    alt: AltText = ""  # type: ignore[valid-type]
+    credit: Credit | None = None  # type: ignore[valid-type]
+
+
+class EditorialReviewInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewed_by: ReviewerName = Field(description="The human editor who took responsibility.")  # type: ignore[valid-type]
+    reviewed_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+
+
+class EditorialReview(BaseModel):
+    reviewed_by: str
+    reviewed_at: datetime
+
+
+class ArticleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug | None = Field(default=None, description="Derived from the title when omitted.")
+    title: Title  # type: ignore[valid-type]
+    dek: Dek = ""  # type: ignore[valid-type]
+    body_markdown: BodyMarkdown  # type: ignore[valid-type]
+    author: Slug
+    status: ArticleStatus = "draft"
+    published_at: AwareDatetime | None = Field(
+        default=None, description="May be in the future (scheduled). Defaults to now on publishing."
+    )
+    tickers: list[Symbol] = Field(default_factory=list, max_length=20)
+    tags: list[TagSlug] = Field(default_factory=list, max_length=10)
+    hero_image: HeroImage | None = None
+    editorial_review: EditorialReviewInput | None = None
+
+
+class ArticleUpdate(BaseModel):
+    """Every field is optional; only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None  # type: ignore[valid-type]
+    dek: Dek | None = None  # type: ignore[valid-type]
+    body_markdown: BodyMarkdown | None = None  # type: ignore[valid-type]
+    author: Slug | None = None
+    status: ArticleStatus | None = None
+    published_at: AwareDatetime | None = None
+    tickers: list[Symbol] | None = Field(default=None, max_length=20)
+    tags: list[TagSlug] | None = Field(default=None, max_length=10)
+    hero_image: HeroImage | None = None
+    editorial_review: EditorialReviewInput | None = None
+
+
+class AuthorCard(BaseModel):
+    id: int
+    slug: str
+    name: str
+    kind: AuthorKind
+    avatar_url: str | None
+
+
+class ArticleTickerRef(BaseModel):
+    symbol: str
+    name: str
+    asset_class: str
+    exchange: str | None
+    role: Literal["primary", "mentioned"]
+
+
+class TagRef(BaseModel):
+    slug: str
+    name: str
+
+
+class ArticleCard(BaseModel):
+    id: int
+    slug: str
+    title: str
+    dek: str
+    published_at: datetime | None
+    updated_at: datetime
+    reading_time_minutes: int
+    hero_image: HeroImage | None
+    author: AuthorCard
+    tickers: list[ArticleTickerRef]
+    tags: list[TagRef]
+    ai_generated: bool
+    canonical_url: str
+
+
+class ArticleDetail(ArticleCard):
+    status: ArticleStatus
+    body_html: str
+    word_count: int
+    editorial_review: EditorialReview | None
+    created_at: datetime

@@ -1,0 +1,230 @@
+"""Article rules: rendering, ticker linking, visibility, publishing and tombstones."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slugify import slugify
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.articles.rendering import find_cashtags, render_body
+from app.articles.repository import ArticleRepository, FeedFilters
+from app.articles.schemas import ArticleCreate, ArticleUpdate, EditorialReviewInput
+from app.db import utcnow
+from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
+from app.problems import Conflict, InvalidFields, NotFound
+
+
+def is_public(article: Article, *, now: datetime) -> bool:
+    return (
+        article.status == "published"
+        and article.deleted_at is None
+        and article.published_at is not None
+        and article.published_at <= now
+    )
+
+
+async def get_article(
+    session: AsyncSession, slug: str, *, now: datetime, include_unpublished: bool = False
+) -> Article:
+    """A public article, or any article that is not deleted for an editor."""
+    article = await ArticleRepository(session).get_by_slug(slug)
+    if article is None or not (include_unpublished or is_public(article, now=now)):
+        raise NotFound(f"No article with slug '{slug}'.")
+    return article
+
+
+async def list_feed(
+    session: AsyncSession,
+    filters: FeedFilters,
+    *,
+    now: datetime,
+    limit: int,
+    after: Sequence[Any] | None,
+) -> list[tuple[Article, float | None]]:
+    return await ArticleRepository(session).list_feed(filters, now=now, limit=limit, after=after)
+
+
+async def list_related(
+    session: AsyncSession, article: Article, *, now: datetime, limit: int
+) -> list[Article]:
+    return await ArticleRepository(session).list_related(article, now=now, limit=limit)
+
+
+async def visible_counts(
+    session: AsyncSession, *, by: str, ids: Sequence[int], now: datetime
+) -> dict[int, tuple[int, datetime | None]]:
+    return await ArticleRepository(session).count_visible_by(by, ids, now=now)
+
+
+async def author_has_articles(session: AsyncSession, *, author_id: int) -> bool:
+    return await ArticleRepository(session).exists_for_author(author_id)
+
+
+async def _resolve_author(session: AsyncSession, slug: str) -> Author:
+    from app.authors import service as authors_service
+
+    author = await authors_service.find_author(session, slug)
+    if author is None:
+        raise InvalidFields.one(["body", "author"], f"unknown author '{slug}'")
+    return author
+
+
+def _apply_review(
+    article: Article, author: Author, review: EditorialReviewInput | None, *, now: datetime
+) -> None:
+    if review is not None and author.kind != "ai_agent":
+        raise InvalidFields.one(
+            ["body", "editorial_review"], "applies only to articles written by an AI agent"
+        )
+    article.reviewed_by = review.reviewed_by if review else None
+    article.reviewed_at = (review.reviewed_at or now) if review else None
+
+
+async def _render(session: AsyncSession, article: Article, site_url: str) -> list[Ticker]:
+    """Renders the body and returns the known tickers its cashtags name."""
+    from app.tickers import service as tickers_service
+
+    mentioned = await tickers_service.resolve_symbols(session, find_cashtags(article.body_markdown))
+    rendered = render_body(
+        article.body_markdown,
+        site_url=site_url,
+        resolve=lambda symbol: mentioned[symbol].symbol if symbol in mentioned else None,
+    )
+    article.body_html = rendered.html
+    article.word_count = rendered.word_count
+    article.reading_time_minutes = rendered.reading_time_minutes
+    return list({ticker.id: ticker for ticker in mentioned.values()}.values())
+
+
+def _link_tickers(article: Article, primary: Sequence[Ticker], mentioned: Sequence[Ticker]) -> None:
+    """Editor-named tickers are `primary`; cashtag-only ones are `mentioned`.
+
+    Existing link rows are updated in place: deleting and re-inserting the same
+    primary key in one flush would collide.
+    """
+    wanted = {ticker.id: "primary" for ticker in primary}
+    for ticker in mentioned:
+        wanted.setdefault(ticker.id, "mentioned")
+    tickers = {ticker.id: ticker for ticker in [*primary, *mentioned]}
+    kept = []
+    for link in article.ticker_links:
+        if link.ticker_id in wanted:
+            link.role = wanted.pop(link.ticker_id)
+            kept.append(link)
+    new = [
+        ArticleTicker(ticker_id=ticker_id, role=role, ticker=tickers[ticker_id])  # type: ignore[arg-type]
+        for ticker_id, role in wanted.items()
+    ]
+    article.ticker_links = kept + new
+
+
+def _link_tags(article: Article, tags: Sequence[Tag]) -> None:
+    existing = {link.tag_id: link for link in article.tag_links}
+    article.tag_links = [
+        existing.get(tag.id) or ArticleTag(tag_id=tag.id, tag=tag)  # type: ignore[arg-type]
+        for tag in tags
+    ]
+
+
+def _hero(values: dict[str, Any] | None) -> dict[str, Any]:
+    values = values or {}
+    return {
+        "hero_image_url": str(values["url"]) if values.get("url") else None,
+        "hero_image_alt": values.get("alt"),
+        "hero_image_credit": values.get("credit"),
+    }
+
+
+async def create_article(
+    session: AsyncSession, *, data: ArticleCreate, site_url: str, now: datetime
+) -> Article:
+    from app.tags import service as tags_service
+    from app.tickers import service as tickers_service
+
+    repository = ArticleRepository(session)
+    slug = data.slug or slugify(data.title, max_length=120, word_boundary=True)
+    if not slug:
+        raise InvalidFields.one(["body", "slug"], "cannot be derived from the title; give one")
+    author = await _resolve_author(session, data.author)
+    primary = await tickers_service.require_symbols(session, data.tickers, loc=["body", "tickers"])
+    tags = await tags_service.require_tags(session, data.tags, loc=["body", "tags"])
+    if await repository.slug_exists(slug):
+        raise Conflict(f"An article with slug '{slug}' already exists.")
+
+    article = Article(
+        slug=slug,
+        title=data.title,
+        dek=data.dek,
+        body_markdown=data.body_markdown,
+        body_html="",
+        word_count=0,
+        reading_time_minutes=0,
+        status=data.status,
+        published_at=data.published_at or (now if data.status == "published" else None),
+        author_id=author.id,  # type: ignore[arg-type]
+        author=author,
+        created_at=now,
+        updated_at=now,
+        ticker_links=[],
+        tag_links=[],
+        **_hero(data.hero_image.model_dump() if data.hero_image else None),
+    )
+    _apply_review(article, author, data.editorial_review, now=now)
+    mentioned = await _render(session, article, site_url)
+    _link_tickers(article, primary, mentioned)
+    _link_tags(article, tags)
+    return await repository.add(article)
+
+
+async def update_article(
+    session: AsyncSession, article: Article, *, data: ArticleUpdate, site_url: str, now: datetime
+) -> Article:
+    from app.tags import service as tags_service
+    from app.tickers import service as tickers_service
+
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("title", "dek", "body_markdown", "author", "status", "tickers", "tags"):
+        if required in changes and changes[required] is None:
+            raise InvalidFields.one(["body", required], "cannot be null")
+
+    author = article.author
+    if "author" in changes:
+        author = await _resolve_author(session, changes["author"])
+        article.author_id, article.author = author.id, author  # type: ignore[assignment]
+    for name in ("title", "dek", "body_markdown", "status", "published_at"):
+        if name in changes:
+            setattr(article, name, changes[name])
+    if article.status == "published" and article.published_at is None:
+        article.published_at = now
+    if "hero_image" in changes:
+        for name, value in _hero(changes["hero_image"]).items():
+            setattr(article, name, value)
+    if "editorial_review" in changes or "author" in changes:
+        review = data.editorial_review if "editorial_review" in changes else _kept_review(article)
+        _apply_review(article, author, review, now=now)
+
+    if "tickers" in changes:
+        primary = await tickers_service.require_symbols(session, changes["tickers"], loc=["body", "tickers"])
+    else:
+        primary = [link.ticker for link in article.ticker_links if link.role == "primary"]
+    if "tags" in changes:
+        _link_tags(article, await tags_service.require_tags(session, changes["tags"], loc=["body", "tags"]))
+    mentioned = await _render(session, article, site_url)
+    _link_tickers(article, primary, mentioned)
+    article.updated_at = now
+    await session.flush()
+    return article
+
+
+def _kept_review(article: Article) -> EditorialReviewInput | None:
+    if article.reviewed_by is None:
+        return None
+    return EditorialReviewInput(reviewed_by=article.reviewed_by, reviewed_at=article.reviewed_at)
+
+
+async def delete_article(session: AsyncSession, article: Article, *, now: datetime) -> None:
+    """Leaves a tombstone: the row stays, marked deleted, for the changes feed to report."""
+    article.deleted_at = now
+    article.updated_at = now
+    await session.flush()

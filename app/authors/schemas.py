@@ -1,0 +1,70 @@
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.fields import Slug, WebUrl, line, multiline
+
+AuthorKind = Literal["human", "ai_agent"]
+Name = line(120, min_length=1)
+Bio = multiline(4000)
+Audience = line(300)
+Disclosure = multiline(1000)
+Expertise = line(60, min_length=1)
+LinkLabel = line(60, min_length=1)
+
+
+class AuthorLink(BaseModel):
+    label: LinkLabel  # type: ignore[valid-type]
+    url: WebUrl
+
+
+class AuthorFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bio: Bio = ""  # type: ignore[valid-type]
+    avatar_url: WebUrl | None = None
+    expertise: list[Expertise] = Field(default_factory=list, max_length=20)  # type: ignore[valid-type]
+    audience: Audience | None = None  # type: ignore[valid-type]
+    disclosure: Disclosure | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Required for AI agents: what system writes as this persona.",
+    )
+    links: list[AuthorLink] = Field(default_factory=list, max_length=10)
+
+
+class AuthorCreate(AuthorFields):
+    slug: Slug | None = Field(default=None, description="Derived from the name when omitted.")
+    name: Name  # type: ignore[valid-type]
+    kind: AuthorKind
+
+
+class AuthorUpdate(BaseModel):
+    """Every field is optional; only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None  # type: ignore[valid-type]
+    kind: AuthorKind | None = None
+    bio: Bio | None = None  # type: ignore[valid-type]
+    avatar_url: WebUrl | None = None
+    expertise: list[Expertise] | None = Field(default=None, max_length=20)  # type: ignore[valid-type]
+    audience: Audience | None = None  # type: ignore[valid-type]
+    disclosure: Disclosure | None = None  # type: ignore[valid-type]
+    links: list[AuthorLink] | None = Field(default=None, max_length=10)
+
+
+class AuthorRead(BaseModel):
+    id: int
+    slug: str
+    name: str
+    kind: AuthorKind
+    bio: str
+    avatar_url: str | None
+    expertise: list[str]
+    audience: str | None
+    disclosure: str | None
+    links: list[AuthorLink]
+    article_count: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,92 @@
+from datetime import datetime
+from typing import Any
+
+from slugify import slugify
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.articles import service as articles_service
+from app.authors.repository import AuthorRepository
+from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
+from app.db import utcnow
+from app.keyset import ascending_page
+from app.models import Author
+from app.problems import Conflict, InvalidFields, NotFound
+
+
+async def get_author(session: AsyncSession, slug: str) -> Author:
+    author = await AuthorRepository(session).get_by_slug(slug)
+    if author is None:
+        raise NotFound(f"No author with slug '{slug}'.")
+    return author
+
+
+async def find_author(session: AsyncSession, slug: str) -> Author | None:
+    return await AuthorRepository(session).get_by_slug(slug)
+
+
+async def list_authors(
+    session: AsyncSession, *, kind: str | None, after: list[Any] | None, limit: int
+) -> list[Author]:
+    where = [Author.kind == kind] if kind else []
+    return await ascending_page(
+        session, Author, key=[Author.name, Author.id], where=where, after=after, limit=limit
+    )
+
+
+async def to_reads(session: AsyncSession, authors: list[Author], *, now: datetime) -> list[AuthorRead]:
+    counts = await articles_service.visible_counts(
+        session, by="author_id", ids=[author.id for author in authors if author.id], now=now
+    )
+    return [
+        AuthorRead.model_validate(
+            {**author.model_dump(), "article_count": counts.get(author.id or 0, (0, None))[0]}
+        )
+        for author in authors
+    ]
+
+
+def _check_disclosure(kind: str, disclosure: str | None) -> None:
+    # An AI persona's box must say what system writes as it (see the contract's author box).
+    if kind == "ai_agent" and not disclosure:
+        raise InvalidFields.one(["body", "disclosure"], "is required for an AI agent")
+
+
+def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
+    """URLs and nested models as plain JSON values for the table's columns."""
+    ready = dict(values)
+    if ready.get("avatar_url") is not None:
+        ready["avatar_url"] = str(ready["avatar_url"])
+    if ready.get("links") is not None:
+        ready["links"] = [{"label": link["label"], "url": str(link["url"])} for link in ready["links"]]
+    return ready
+
+
+async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
+    slug = data.slug or slugify(data.name, max_length=120, word_boundary=True)
+    if not slug:
+        raise InvalidFields.one(["body", "slug"], "cannot be derived from the name; give one")
+    _check_disclosure(data.kind, data.disclosure)
+    repository = AuthorRepository(session)
+    if await repository.get_by_slug(slug) is not None:
+        raise Conflict(f"An author with slug '{slug}' already exists.")
+    values = _json_ready(data.model_dump(exclude={"slug"}))
+    return await repository.add(Author(slug=slug, **values))
+
+
+async def update_author(session: AsyncSession, author: Author, *, data: AuthorUpdate) -> Author:
+    changes = _json_ready(data.model_dump(exclude_unset=True))
+    for required in ("name", "kind", "bio", "expertise", "links"):
+        if required in changes and changes[required] is None:
+            raise InvalidFields.one(["body", required], "cannot be null")
+    _check_disclosure(changes.get("kind", author.kind), changes.get("disclosure", author.disclosure))
+    for name, value in changes.items():
+        setattr(author, name, value)
+    author.updated_at = utcnow()
+    await session.flush()
+    return author
+
+
+async def delete_author(session: AsyncSession, author: Author) -> None:
+    if await articles_service.author_has_articles(session, author_id=author.id or 0):
+        raise Conflict("The author has articles; reassign or delete them first.")
+    await AuthorRepository(session).delete(author)

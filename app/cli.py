@@ -1,0 +1,129 @@
+"""`tickerfeed` command line: serve, migrate, demo content and API keys."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import migrations
+from app.api_keys import service as keys_service
+from app.api_keys.scopes import Scope
+from app.db import create_engine, create_sessionmaker
+from app.demo.loader import is_empty, load_demo_content
+from app.settings import get_settings
+
+T = TypeVar("T")
+
+
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Runs `work` in one committed transaction against the configured database."""
+
+    async def run() -> T:
+        engine = create_engine(get_settings())
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@click.group()
+def main() -> None:
+    """tickerfeed: the content API of a markets news site."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every database migration (creates the SQLite file when needed)."""
+    migrations.upgrade(get_settings().database_url)
+    click.echo("database is at the latest revision")
+
+
+@main.group()
+def demo() -> None:
+    """Demo content."""
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no content yet.")
+def demo_load(if_empty: bool) -> None:
+    """Load the demo articles, authors, tickers, tags and newsletter."""
+    site_url = get_settings().site_url
+
+    async def load(session: AsyncSession) -> dict[str, int] | None:
+        if if_empty and not await is_empty(session):
+            return None
+        return await load_demo_content(session, site_url=site_url)
+
+    counts = in_transaction(load)
+    click.echo("database already has content; nothing loaded" if counts is None else f"loaded {counts}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate, load demo content into an empty database, and serve the API."""
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    if settings.load_demo_content:
+        demo_load.callback(if_empty=True)  # type: ignore[misc]
+    click.echo(f"tickerfeed on http://{host}:{port}/v1/articles  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+    )
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key.")
+@click.option(
+    "--scope", "scopes", multiple=True, required=True,
+    type=click.Choice([scope.value for scope in Scope]), help="Repeat for several scopes.",
+)
+def keys_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key and print it once; only its hash is stored."""
+
+    async def create(session: AsyncSession) -> tuple[Any, str]:
+        return await keys_service.create_key(session, name=name, scopes=[Scope(s) for s in scopes])
+
+    api_key, plaintext = in_transaction(create)
+    click.echo(f"id {api_key.id}, scopes {','.join(api_key.scopes)}")
+    click.echo(plaintext)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (never the keys themselves)."""
+    for api_key in in_transaction(keys_service.list_keys):
+        state = f"revoked {api_key.revoked_at:%Y-%m-%d}" if api_key.revoked_at else "active"
+        click.echo(f"{api_key.id}\t{api_key.prefix}…\t{','.join(api_key.scopes)}\t{state}\t{api_key.name}")
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=int)
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key by id."""
+
+    async def revoke(session: AsyncSession) -> Any:
+        return await keys_service.revoke_key(session, key_id=key_id)
+
+    in_transaction(revoke)
+    click.echo(f"revoked key {key_id}")

@@ -1,0 +1,24 @@
+"""Dependencies shared by routes of several resources."""
+
+from datetime import datetime
+
+from fastapi import Depends, Request
+
+from app.db import utcnow
+from app.problems import UnsupportedMediaType
+
+
+def require_json_body(request: Request) -> None:
+    """415 for a body that is not JSON, instead of a confusing validation error."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("Send the body as `application/json`.")
+
+
+JSON_BODY = Depends(require_json_body)
+
+
+def get_clock() -> datetime:
+    """The request's "now": scheduled articles become visible when it passes.
+    Tests override this dependency to move time."""
+    return utcnow()

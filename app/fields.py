@@ -1,0 +1,50 @@
+"""Constrained field types shared by request schemas and query parameters.
+
+Every string a client sends has a maximum length and refuses control characters and
+lone surrogates: PostgreSQL rejects NUL in text, and neither belongs in content.
+"""
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, AnyHttpUrl, StringConstraints, UrlConstraints
+
+_SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# Multi-line text keeps tab, line feed and carriage return.
+_MULTI_LINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _refuse(pattern: re.Pattern[str]) -> AfterValidator:
+    def check(value: str) -> str:
+        if pattern.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def line(max_length: int, *, min_length: int = 0) -> object:
+    """A single line of text such as a title or a name."""
+    constraints = StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=max_length
+    )
+    return Annotated[str, constraints, _refuse(_SINGLE_LINE_FORBIDDEN)]
+
+
+def multiline(max_length: int) -> object:
+    """Free text such as a Markdown body or a bio."""
+    return Annotated[str, StringConstraints(max_length=max_length), _refuse(_MULTI_LINE_FORBIDDEN)]
+
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]
+TagSlug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
+
+# Exchange symbols: BRK.B, BRK-B, BRK/B, 9988.HK, EURUSD. Look-ups are case-insensitive.
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9./-]{0,15}$"
+Symbol = Annotated[
+    str,
+    StringConstraints(pattern=SYMBOL_PATTERN, min_length=1, max_length=16, to_upper=True),
+]
+
+WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]

@@ -1,0 +1,79 @@
+"""The application factory: settings in, a configured FastAPI app out."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.api_keys.router import router as api_keys_router
+from app.articles.router import router as articles_router
+from app.authors.router import router as authors_router
+from app.db import create_engine, create_sessionmaker
+from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
+from app.operations import router as operations_router
+from app.pagination import CursorCodec
+from app.problems import add_exception_handlers
+from app.settings import Settings, get_settings
+from app.tags.router import router as tags_router
+from app.tickers.router import router as tickers_router
+
+ROUTERS = [
+    articles_router,
+    authors_router,
+    tickers_router,
+    tags_router,
+    api_keys_router,
+    operations_router,
+]
+
+
+def camel_case_operation_id(route: APIRoute) -> str:
+    """`list_articles` → `listArticles`: stable ids for generated clients."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="tickerfeed",
+        version="1.0.0",
+        summary="Markets news: articles, authors, tickers, tags, newsletters and feeds.",
+        lifespan=lifespan,
+        generate_unique_id_function=camel_case_operation_id,
+    )
+    app.state.settings = settings
+    app.state.cursor_codec = CursorCodec(settings.secret_key)
+    add_exception_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_query_string_bytes=settings.max_query_string_bytes,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Modified-Since", "X-Request-ID"],
+        expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
+        max_age=600,
+    )
+    # Added last, so it runs first: every response, including CORS and limit refusals, has an id.
+    app.add_middleware(RequestIdMiddleware)
+    return app

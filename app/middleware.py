@@ -1,0 +1,110 @@
+"""Pure ASGI middleware (Starlette's BaseHTTPMiddleware breaks streaming and contextvars)."""
+
+import json
+import re
+import uuid
+from http import HTTPStatus
+
+from fastapi import HTTPException
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.problems import PROBLEM_MEDIA_TYPE
+
+# A client-sent id is echoed only when it cannot smuggle anything into logs or headers.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+async def send_problem(scope: Scope, send: Send, status: int, detail: str, kind: str) -> None:
+    body = {
+        "type": f"/problems/{kind}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, echoes it in `X-Request-ID` and keeps it for logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class RequestLimitsMiddleware:
+    """Refuses over-long query strings (414) and bodies over the limit (413) before routing."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_query_string_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_query_string_bytes = max_query_string_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > self.max_query_string_bytes:
+            await send_problem(
+                scope, send, 414, "The query string is too long.", "uri-too-long"
+            )
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await send_problem(scope, send, 400, "Invalid Content-Length.", "bad-request")
+                return
+            if int(declared) > self.max_body_bytes:
+                await self._too_large(scope, send)
+                return
+        await self._call_counting_body(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        detail = f"The request body exceeds {self.max_body_bytes} bytes."
+        await send_problem(scope, send, 413, detail, "body-too-large")
+
+    async def _call_counting_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Chunked bodies have no Content-Length: count what arrives and stop at the limit.
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # FastAPI re-raises HTTPException from body parsing; anything else becomes a 400.
+                    raise HTTPException(413, f"The request body exceeds {self.max_body_bytes} bytes.")
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,36 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.problems import problem_responses, problem_response
+
+router = APIRouter(tags=["Operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz", summary="Check the process is alive", response_model=Health)
+async def check_health() -> Health:
+    """Answers while the process can serve HTTP; it does not touch the database."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Check the service is ready",
+    response_model=Health,
+    responses=problem_responses(503),
+)
+async def check_readiness(request: Request) -> Health | JSONResponse:
+    """Ready when the database answers; a 503 problem when it does not."""
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not ready"
+        return problem_response(request, 503, "The database does not answer.", kind="not-ready")
+    return Health(status="ready")

@@ -1,0 +1,203 @@
+"""RFC 9457 problem details: the one error shape every response uses."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("tickerfeed")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: `type` is a URI naming the kind of problem."""
+
+    type: str = Field(examples=["/problems/not-found"])
+    title: str
+    status: int
+    detail: str
+    request_id: str | None = None
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationProblemDocument(ProblemDocument):
+    errors: list[FieldError]
+
+
+class Problem(Exception):
+    """An error a client can act on, raised anywhere below a route."""
+
+    status = HTTPStatus.BAD_REQUEST
+    kind = "bad-request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+    @property
+    def title(self) -> str:
+        return self.status.phrase
+
+    def extra(self) -> dict[str, Any]:
+        return {}
+
+
+class NotFound(Problem):
+    status = HTTPStatus.NOT_FOUND
+    kind = "not-found"
+
+
+class Conflict(Problem):
+    status = HTTPStatus.CONFLICT
+    kind = "conflict"
+
+
+class InvalidCursor(Problem):
+    kind = "invalid-cursor"
+
+
+class Unauthorized(Problem):
+    status = HTTPStatus.UNAUTHORIZED
+    kind = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="tickerfeed"'})
+
+
+class Forbidden(Problem):
+    status = HTTPStatus.FORBIDDEN
+    kind = "forbidden"
+
+
+class UnsupportedMediaType(Problem):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    kind = "unsupported-media-type"
+
+
+class InvalidFields(Problem):
+    """Field errors found by a service, reported in the same shape as request validation."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    kind = "validation-error"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("The request has invalid fields; see `errors`.")
+        self.errors = errors
+
+    @classmethod
+    def one(cls, loc: list[str | int], msg: str) -> "InvalidFields":
+        return cls([FieldError(loc=loc, msg=msg)])
+
+    def extra(self) -> dict[str, Any]:
+        return {"errors": [error.model_dump() for error in self.errors]}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    http_status = HTTPStatus(status)
+    body: dict[str, Any] = {
+        "type": f"/problems/{kind}" if kind else "about:blank",
+        "title": http_status.phrase,
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def handle_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(
+        request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, extra=exc.extra()
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()]
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(error["type"] == "json_invalid" for error in exc.errors()):
+        return problem_response(
+            request, 400, "The request body is not valid JSON.", kind="malformed-json"
+        )
+    return problem_response(
+        request,
+        422,
+        "The request has invalid fields; see `errors`.",
+        kind="validation-error",
+        extra={"errors": _field_errors(exc)},
+    )
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    details = {
+        404: "No resource at this path.",
+        405: f"{request.method} is not allowed on this path.",
+    }
+    detail = details.get(exc.status_code, str(exc.detail))
+    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def handle_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A safety net: services check uniqueness first, but two concurrent writes can still race.
+    logger.warning("integrity error turned into 409", exc_info=exc)
+    return problem_response(
+        request, 409, "The change conflicts with data already stored.", kind="conflict"
+    )
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", "-")
+    logger.error("unhandled error in request %s", request_id, exc_info=exc)
+    response = problem_response(
+        request, 500, "An unexpected error occurred; quote the request id when reporting it."
+    )
+    # Starlette sends this response from outside every middleware, so set the id here.
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, handle_problem)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(IntegrityError, handle_integrity_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry documenting a route's problems for generated clients."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationProblemDocument if status == 422 else ProblemDocument
+        documented[status] = {
+            "model": model,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+    return documented

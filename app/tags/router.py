@@ -1,0 +1,81 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from app.api_keys.dependencies import ContentWriter
+from app.articles.feed import feed_page
+from app.articles.repository import FeedFilters
+from app.articles.schemas import ArticleCard
+from app.db import SessionDep
+from app.dependencies import JSON_BODY, get_clock
+from app.models import Tag
+from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.problems import problem_responses
+from app.tags import service
+from app.tags.schemas import TagCreate, TagRead
+
+router = APIRouter(prefix="/v1/tags", tags=["Tags"])
+Clock = Annotated[datetime, Depends(get_clock)]
+TagSlugPath = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+
+
+async def tag_by_slug(session: SessionDep, slug: TagSlugPath) -> Tag:
+    return await service.get_tag(session, slug)
+
+
+TagBySlug = Annotated[Tag, Depends(tag_by_slug)]
+
+
+@router.get("", summary="List tags", response_model=Page[TagRead], responses=problem_responses(400, 422))
+async def list_tags(
+    request: Request, response: Response, session: SessionDep, page: PageParams, now: Clock
+) -> Page[TagRead]:
+    """Topics such as AI, Earnings and Policy, by slug."""
+    codec = request.app.state.cursor_codec
+    scope = filter_scope("tags")
+    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
+    tags = await service.list_tags(session, after=after, limit=page.limit + 1)
+    next_cursor = None
+    if len(tags) > page.limit:
+        tags = tags[: page.limit]
+        next_cursor = codec.encode([tags[-1].slug, tags[-1].id], scope)
+    set_next_link(request, response, next_cursor)
+    return Page[TagRead](items=await service.to_reads(session, tags, now=now), next_cursor=next_cursor)
+
+
+@router.get("/{slug}", summary="Get a tag", response_model=TagRead, responses=problem_responses(404, 422))
+async def get_tag(session: SessionDep, tag: TagBySlug, now: Clock) -> TagRead:
+    """One topic."""
+    return (await service.to_reads(session, [tag], now=now))[0]
+
+
+@router.get(
+    "/{slug}/articles",
+    summary="List a tag's articles",
+    response_model=Page[ArticleCard],
+    responses=problem_responses(400, 404, 422),
+)
+async def list_tag_articles(
+    request: Request, response: Response, session: SessionDep, tag: TagBySlug, page: PageParams, now: Clock
+) -> Page[ArticleCard]:
+    """Articles on this topic, newest first."""
+    filters = FeedFilters(tag_id=tag.id)
+    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+
+
+@router.post(
+    "",
+    summary="Create a tag",
+    status_code=201,
+    response_model=TagRead,
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    dependencies=[JSON_BODY],
+)
+async def create_tag(
+    response: Response, session: SessionDep, _writer: ContentWriter, data: TagCreate, now: Clock
+) -> TagRead:
+    """Adds a topic that articles can then be tagged with."""
+    tag = await service.create_tag(session, data=data)
+    response.headers["Location"] = f"/v1/tags/{tag.slug}"
+    return (await service.to_reads(session, [tag], now=now))[0]

@@ -1,0 +1,106 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from app.api_keys.dependencies import ContentWriter
+from app.articles.feed import feed_page
+from app.articles.repository import FeedFilters
+from app.articles.schemas import ArticleCard
+from app.db import SessionDep
+from app.dependencies import JSON_BODY, get_clock
+from app.fields import SYMBOL_PATTERN, line
+from app.models import Ticker
+from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.problems import problem_responses
+from app.tickers import service
+from app.tickers.schemas import AssetClass, TickerCreate, TickerRead, TickerUpdate
+
+router = APIRouter(prefix="/v1/tickers", tags=["Tickers"])
+Clock = Annotated[datetime, Depends(get_clock)]
+SymbolPath = Annotated[str, Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case.")]
+Prefix = line(32, min_length=1)
+WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+
+
+async def ticker_by_symbol(session: SessionDep, symbol: SymbolPath) -> Ticker:
+    return await service.get_ticker(session, symbol)
+
+
+TickerBySymbol = Annotated[Ticker, Depends(ticker_by_symbol)]
+
+
+@router.get("", summary="List tickers", response_model=Page[TickerRead], responses=problem_responses(400, 422))
+async def list_tickers(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    page: PageParams,
+    now: Clock,
+    q: Annotated[Prefix | None, Query(description="Prefix of the symbol or the name.")] = None,  # type: ignore[valid-type]
+    asset_class: Annotated[AssetClass | None, Query()] = None,
+) -> Page[TickerRead]:
+    """Tickers by symbol."""
+    codec = request.app.state.cursor_codec
+    scope = filter_scope("tickers", q=q, asset_class=asset_class)
+    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
+    tickers = await service.list_tickers(
+        session, prefix=q, asset_class=asset_class, after=after, limit=page.limit + 1
+    )
+    next_cursor = None
+    if len(tickers) > page.limit:
+        tickers = tickers[: page.limit]
+        next_cursor = codec.encode([tickers[-1].symbol, tickers[-1].id], scope)
+    set_next_link(request, response, next_cursor)
+    return Page[TickerRead](items=await service.to_reads(session, tickers, now=now), next_cursor=next_cursor)
+
+
+@router.get("/{symbol}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422))
+async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
+    """A ticker by symbol or alias (GOOG finds GOOGL), case-insensitively."""
+    return (await service.to_reads(session, [ticker], now=now))[0]
+
+
+@router.get(
+    "/{symbol}/articles",
+    summary="List a ticker's articles",
+    response_model=Page[ArticleCard],
+    responses=problem_responses(400, 404, 422),
+)
+async def list_ticker_articles(
+    request: Request, response: Response, session: SessionDep, ticker: TickerBySymbol, page: PageParams, now: Clock
+) -> Page[ArticleCard]:
+    """More on this ticker, newest first, whether it is primary or mentioned."""
+    filters = FeedFilters(ticker_ids=(ticker.id,))  # type: ignore[arg-type]
+    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+
+
+@router.post(
+    "", summary="Create a ticker", status_code=201, response_model=TickerRead,
+    responses=WRITE_PROBLEMS, dependencies=[JSON_BODY],
+)
+async def create_ticker(
+    response: Response, session: SessionDep, _writer: ContentWriter, data: TickerCreate, now: Clock
+) -> TickerRead:
+    """Adds a ticker; its symbol and aliases must not name another ticker."""
+    ticker = await service.create_ticker(session, data=data)
+    response.headers["Location"] = f"/v1/tickers/{ticker.symbol}"
+    return (await service.to_reads(session, [ticker], now=now))[0]
+
+
+@router.patch(
+    "/{symbol}", summary="Update a ticker", response_model=TickerRead,
+    responses=WRITE_PROBLEMS, dependencies=[JSON_BODY],
+)
+async def update_ticker(
+    session: SessionDep, _writer: ContentWriter, ticker: TickerBySymbol, data: TickerUpdate, now: Clock
+) -> TickerRead:
+    """Changes the fields sent; `aliases` replaces the list."""
+    updated = await service.update_ticker(session, ticker, data=data)
+    return (await service.to_reads(session, [updated], now=now))[0]
+
+
+@router.delete("/{symbol}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422))
+async def delete_ticker(session: SessionDep, _writer: ContentWriter, ticker: TickerBySymbol) -> None:
+    """Deletes a ticker no article is tagged with; otherwise a 409."""
+    await service.delete_ticker(session, ticker)

@@ -1,0 +1,165 @@
+"""The suite runs against the database named by TEST_DATABASE_URL: a fresh SQLite file by
+default, or PostgreSQL (`postgresql+asyncpg://postgres@127.0.0.1:5432/tickerfeed_test`).
+
+The schema is built once per run by the Alembic migrations. Each test then runs inside
+one outer transaction on one connection that is rolled back afterwards; the app's
+per-request sessions join it through savepoints, so a request's commit is real to the
+test but nothing outlives it.
+"""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import migrations
+from app.api_keys import service as keys_service
+from app.api_keys.scopes import Scope
+from app.db import create_engine
+from app.dependencies import get_clock
+from app.main import create_app
+from app.settings import Settings
+
+SITE_URL = "https://news.example"
+
+
+async def recreate_postgresql_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and not url.startswith("sqlite"):
+        asyncio.run(recreate_postgresql_database(url))
+        migrations.upgrade(url)
+        yield url
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'test.db'}"
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key="test-secret",
+        public_site_url=SITE_URL,
+        cors_origins=["https://app.example"],
+        load_demo_content=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def use_sqlite_savepoints(engine: AsyncEngine) -> None:
+    """pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+    https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    if settings.is_sqlite:
+        use_sqlite_savepoints(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=connection,
+        class_=AsyncSession,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest_asyncio.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+class Clock:
+    """The app's "now", movable by tests."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> Any:
+    application = create_app(settings)
+    application.state.engine = engine
+    application.state.sessionmaker = sessionmaker
+    application.dependency_overrides[get_clock] = clock
+    return application
+
+
+@pytest_asyncio.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def bearer(session: AsyncSession, *scopes: Scope) -> dict[str, str]:
+    _, plaintext = await keys_service.create_key(session, name="test", scopes=scopes)
+    await session.commit()
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+@pytest_asyncio.fixture
+async def writer(session: AsyncSession) -> dict[str, str]:
+    """Headers of an editor's key (scope content:write)."""
+    return await bearer(session, Scope.CONTENT_WRITE)
+
+
+@pytest_asyncio.fixture
+async def admin(session: AsyncSession) -> dict[str, str]:
+    return await bearer(session, Scope.ADMIN)
