@@ -13,6 +13,7 @@ from app.articles.schemas import ArticleCreate, ArticleUpdate, EditorialReviewIn
 from app.db import utcnow
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 from app.problems import Conflict, InvalidFields, NotFound
+from app.updates import changes_of
 
 
 def is_public(article: Article, *, now: datetime) -> bool:
@@ -183,10 +184,7 @@ async def update_article(
     from app.tags import service as tags_service
     from app.tickers import service as tickers_service
 
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("title", "dek", "body_markdown", "author", "status", "tickers", "tags"):
-        if required in changes and changes[required] is None:
-            raise InvalidFields.one(["body", required], "cannot be null")
+    changes = changes_of(data, nullable=("published_at", "hero_image", "editorial_review"))
 
     author = article.author
     if "author" in changes:
