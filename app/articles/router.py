@@ -50,7 +50,10 @@ async def feed_filters(
         author_id = found.id
     tag_id = None
     if tag is not None:
-        tag_id = (await tags_service.require_tags(session, [tag], loc=["query", "tag"]))[0].id
+        found_tag = (await tags_service.find_tags(session, [tag])).get(tag)
+        if found_tag is None:
+            raise InvalidFields.one(["query", "tag"], f"unknown tag '{tag}'")
+        tag_id = found_tag.id
     return FeedFilters(
         ticker_ids=tuple(sorted(t.id for t in tickers if t.id)),
         author_id=author_id,
