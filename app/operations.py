@@ -14,7 +14,13 @@ class Health(BaseModel):
     status: str
 
 
-@router.get("/healthz", summary="Check the process is alive", response_model=Health)
+# Even liveness can fail unexpectedly; generated clients should know that error's shape.
+@router.get(
+    "/healthz",
+    summary="Check the process is alive",
+    response_model=Health,
+    responses=problem_responses(500),
+)
 async def check_health() -> Health:
     """Answers while the process can serve HTTP; it does not touch the database."""
     return Health(status="ok")
