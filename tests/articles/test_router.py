@@ -251,7 +251,9 @@ class TestListArticlesFilters:
         assert slugs(await client.get("/v1/articles", params={"since": "2026-01-11T12:00:00Z"})) == [at_end.slug]
 
     @pytest.mark.parametrize("name", ["since", "until"])
-    @pytest.mark.parametrize("value", ["yesterday", "2026-01-10T12:00:00", "2026-13-01T00:00:00Z"])
+    @pytest.mark.parametrize(
+        "value", ["yesterday", "2026-01-10T12:00:00", "2026-13-01T00:00:00Z", "1700000000", "-1", "2026-01-10"]
+    )
     async def test_refuses_timestamps_that_are_not_rfc3339_with_offset(self, client, name, value):
         assert_validation_error(await client.get("/v1/articles", params={name: value}), ["query", name])
 
@@ -416,6 +418,16 @@ class TestGetArticle:
         response = await client.get(f"/v1/articles/{article.slug}", headers={"Authorization": "Bearer tfk_wrong"})
 
         assert_problem(response, problem(401, "unauthorized", "The API key is not valid or has been revoked."))
+        assert response.headers["www-authenticate"] == 'Bearer realm="tickerfeed"'
+
+    @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer ", "Token tfk_abc", ""])
+    async def test_refuses_credentials_that_are_not_a_bearer_key(self, client, session, clock, authorization):
+        author = await create_author(session)
+        article = await create_article(session, author=author, now=clock.now)
+
+        response = await client.get(f"/v1/articles/{article.slug}", headers={"Authorization": authorization})
+
+        assert_problem(response, problem(401, "unauthorized", "Send the API key as `Authorization: Bearer <key>`."))
         assert response.headers["www-authenticate"] == 'Bearer realm="tickerfeed"'
 
     async def test_labels_ai_written_articles_with_their_review(self, client, session, clock):
@@ -684,6 +696,8 @@ class TestCreateArticle:
             ({"slug": "Not A Slug"}, ["body", "slug"]),
             ({"status": "live"}, ["body", "status"]),
             ({"published_at": "2026-01-01T00:00:00"}, ["body", "published_at"]),
+            ({"published_at": 1700000000}, ["body", "published_at"]),
+            ({"published_at": "1700000000"}, ["body", "published_at"]),
             ({"tickers": ["$$$"]}, ["body", "tickers", 0]),
             ({"tickers": ["A"] * 21}, ["body", "tickers"]),
             ({"hero_image": {"url": "javascript:alert(1)"}}, ["body", "hero_image", "url"]),
