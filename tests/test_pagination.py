@@ -12,7 +12,7 @@ import pytest_asyncio
 from app.settings import Settings
 from tests.conftest import SITE_URL
 from tests.factories import create_article, create_author, create_tag, create_ticker
-from tests.helpers import assert_problem, problem
+from tests.helpers import assert_problem, assert_validation_error, problem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -241,3 +241,49 @@ class TestInvalidCursors:
 
         assert response.status_code == 200
         assert response.json()["items"][0]["canonical_url"].startswith(f"{SITE_URL}/articles/")
+
+
+class TestEveryList:
+    LISTS = [
+        "/v1/articles",
+        "/v1/authors",
+        "/v1/tickers",
+        "/v1/tags",
+        "/v1/authors/list-author/articles",
+        "/v1/tickers/NVDA/articles",
+        "/v1/tags/list-tag/articles",
+    ]
+
+    @pytest_asyncio.fixture(loop_scope="session")
+    async def catalogue(self, session, clock) -> None:
+        authors = [await create_author(session, slug="list-author"), await create_author(session)]
+        await create_ticker(session, "NVDA")
+        await create_ticker(session, "MSFT")
+        await create_tag(session, "list-tag")
+        await create_tag(session, "other-tag")
+        for n in range(3):
+            await create_article(
+                session, author=authors[0], now=clock.now, tickers=["NVDA"], tags=["list-tag"],
+                published_ago=timedelta(hours=n + 1),
+            )
+
+    @pytest.mark.parametrize("url", LISTS)
+    async def test_pages_with_next_cursor_and_link(self, client, catalogue, url):
+        first = await client.get(url, params={"limit": 1})
+
+        assert first.status_code == 200
+        body = first.json()
+        assert set(body) == {"items", "next_cursor"}
+        assert len(body["items"]) == 1
+        assert first.headers["link"] == f'<http://testserver{url}?limit=1&cursor={body["next_cursor"]}>; rel="next"'
+        second = (await client.get(first.headers["link"][1:].split(">")[0])).json()
+        assert second["items"] and second["items"][0] != body["items"][0]
+
+    @pytest.mark.parametrize("url", LISTS)
+    @pytest.mark.parametrize("limit", ["0", "101"])
+    async def test_refuses_limit_out_of_range(self, client, catalogue, url, limit):
+        assert_validation_error(await client.get(url, params={"limit": limit}), ["query", "limit"])
+
+    @pytest.mark.parametrize("url", LISTS)
+    async def test_refuses_a_forged_cursor(self, client, catalogue, url):
+        assert_problem(await client.get(url, params={"cursor": "Zm9yZ2Vk"}), NOT_ISSUED)
