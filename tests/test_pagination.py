@@ -2,6 +2,7 @@
 and a cursor the API did not issue for this list and filter is a 400."""
 
 import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from app.pagination import filter_scope
 from app.settings import Settings
 from tests.conftest import SITE_URL
 from tests.factories import create_article, create_author, create_tag, create_ticker
@@ -202,6 +204,18 @@ class TestInvalidCursors:
 
     async def test_refuses_a_truncated_cursor(self, client, cursor):
         assert_problem(await client.get("/v1/articles", params={"ticker": "NVDA", "cursor": cursor[:-4]}), NOT_ISSUED)
+
+    async def test_refuses_a_cursor_from_an_older_format(self, client, app):
+        """A cursor this API signed under a previous format version is stale, not a 500."""
+        codec = app.state.cursor_codec
+        payload = json.dumps({"v": 0, "k": ["2026-01-01T00:00:00+00:00", 1], "s": filter_scope("articles")}).encode()
+        stale = base64.urlsafe_b64encode(codec._sign(payload) + payload).rstrip(b"=").decode()
+
+        response = await client.get("/v1/articles", params={"cursor": stale})
+
+        assert_problem(
+            response, problem(400, "invalid-cursor", "The cursor has expired; start again from the first page.")
+        )
 
     async def test_refuses_a_cursor_signed_with_another_secret(self, client, session, clock, settings, engine, sessionmaker):
         from app.main import create_app

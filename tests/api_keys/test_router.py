@@ -69,6 +69,7 @@ class TestCreateApiKey:
             ({"name": "", "scopes": ["admin"]}, ["body", "name"]),
             ({"name": "x" * 101, "scopes": ["admin"]}, ["body", "name"]),
             ({"name": "nul\u0000", "scopes": ["admin"]}, ["body", "name"]),
+            ({"name": "x", "scopes": ["admin"], "expires_at": "2030-01-01T00:00:00Z"}, ["body", "expires_at"]),
         ],
     )
     async def test_refuses_invalid_fields(self, client, admin, body, loc):
