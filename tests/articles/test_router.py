@@ -786,6 +786,22 @@ class TestUpdateArticle:
         assert response.json()["status"] == "archived"
         assert (await client.get(f"/v1/articles/{article.slug}")).status_code == 404
 
+    async def test_reschedules_and_clears_the_hero_image(self, client, session, clock, writer):
+        author = await create_author(session)
+        article = await create_article(
+            session, author=author, now=clock.now, hero_image={"url": "https://img.example/a.png", "alt": "A"}
+        )
+        later = clock.now + timedelta(days=1)
+
+        response = await client.patch(
+            f"/v1/articles/{article.slug}", headers=writer, json={"published_at": iso(later), "hero_image": None}
+        )
+
+        assert (response.json()["published_at"], response.json()["hero_image"]) == (iso(later), None)
+        assert slugs(await client.get("/v1/articles")) == []
+        clock.now = later
+        assert slugs(await client.get("/v1/articles")) == [article.slug]
+
     async def test_refuses_null_for_required_fields(self, client, session, clock, writer):
         author = await create_author(session)
         article = await create_article(session, author=author, now=clock.now)
