@@ -95,5 +95,5 @@ async def read_content_state(session: AsyncSession, *, now: datetime) -> Content
         select(content_version.c.changed_at).where(by_id).scalar_subquery(),
         newest,
     )
-    version, changed_at, newest_visible = (await session.execute(statement)).one()
+    version, changed_at, newest_visible = (await session.exec(statement)).one()
     return ContentState(version=version or 0, changed_at=changed_at, newest_visible=newest_visible)

@@ -2,6 +2,7 @@
 content:encoded for full text, dc:creator for names (RSS `author` must be an e-mail),
 media:content for the hero image (an `enclosure` needs a byte length we do not know)."""
 
+import html
 from email.utils import format_datetime
 
 from lxml import etree
@@ -36,7 +37,8 @@ def _item(channel: etree._Element, item: FeedItem, site_url: str) -> None:
     child(element, "title", item.title)
     child(element, "link", item.url)
     child(element, "guid", item.id, isPermaLink="false")
-    child(element, "description", item.summary)
+    # RSS readers treat `description` as HTML: escape the plain-text dek so `<` stays text.
+    child(element, "description", html.escape(item.summary, quote=False))
     if item.content_html is not None:
         child(element, f"{{{CONTENT_NS}}}encoded", item.content_html)
     child(element, f"{{{DC_NS}}}creator", item.author_name)
@@ -65,7 +67,7 @@ def render_rss(document: FeedDocument) -> bytes:
     channel = child(root, "channel")
     child(channel, "title", document.title)
     child(channel, "link", document.home_url)
-    child(channel, "description", document.description)
+    child(channel, "description", html.escape(document.description, quote=False))
     child(channel, "language", document.language)
     child(channel, "lastBuildDate", format_datetime(document.updated.replace(microsecond=0), usegmt=True))
     child(channel, "generator", "tickerfeed")
