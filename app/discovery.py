@@ -29,7 +29,12 @@ FEEDS = {
     "tag": "/feeds/tags/{slug}",
 }
 FEED_FORMATS = ("rss", "atom", "json")
-DOCUMENTATION = {"openapi": "/openapi.json", "docs": "/docs", "health": "/healthz", "ready": "/readyz"}
+DOCUMENTATION = {
+    "openapi": "/openapi.json",
+    "docs": "/docs",
+    "health": "/healthz",
+    "ready": "/readyz",
+}
 
 
 class FeedLinks(BaseModel):

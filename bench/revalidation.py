@@ -35,9 +35,18 @@ def start_server(database: Path, port: int) -> subprocess.Popen[bytes]:
         "LOG_LEVEL": "WARNING",
         "PUBLIC_SITE_URL": "https://news.example",
     }
-    command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-c",
+        "from app.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+    ]
     root = Path(__file__).resolve().parent.parent
-    return subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def wait_until_up(client: httpx.Client, timeout: float = 60) -> None:
@@ -52,7 +61,9 @@ def wait_until_up(client: httpx.Client, timeout: float = 60) -> None:
     raise RuntimeError("the server did not start")
 
 
-def timed(client: httpx.Client, path: str, headers: dict[str, str], count: int) -> tuple[list[float], list[int], int]:
+def timed(
+    client: httpx.Client, path: str, headers: dict[str, str], count: int
+) -> tuple[list[float], list[int], int]:
     times, statuses, size = [], [], 0
     for _ in range(count):
         started = time.perf_counter()
@@ -85,11 +96,15 @@ def run(client: httpx.Client, count: int) -> None:
         print(f"  200 full       {summary(full)}  {full_size} bytes")
         print(f"  304 by ETag    {summary(by_etag)}  {empty} bytes  304 share {share_etag:.1%}")
         print(f"  304 by date    {summary(by_date)}  304 share {share_date:.1%}")
-        print(f"  a 304 takes {1 / speedup:.0%} of the time of a full response ({speedup:.1f}x faster)\n")
+        print(
+            f"  a 304 takes {1 / speedup:.0%} of the time of a full response ({speedup:.1f}x faster)\n"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--port", type=int, default=8799)
     args = parser.parse_args()

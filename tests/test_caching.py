@@ -31,7 +31,9 @@ LIST_CACHE = "public, max-age=30, stale-while-revalidate=300"
 async def article(session: AsyncSession, clock: Clock) -> Any:
     ticker = await factories.create_ticker(session, "NVDA")
     author = await factories.create_author(session)
-    return await factories.create_article(session, author=author, now=clock.now, tickers=[ticker.symbol])
+    return await factories.create_article(
+        session, author=author, now=clock.now, tickers=[ticker.symbol]
+    )
 
 
 def cached_paths(article: Any) -> list[str]:
@@ -53,7 +55,9 @@ def cached_paths(article: Any) -> list[str]:
     ]
 
 
-async def revalidate(client: httpx.AsyncClient, path: str, response: httpx.Response) -> httpx.Response:
+async def revalidate(
+    client: httpx.AsyncClient, path: str, response: httpx.Response
+) -> httpx.Response:
     return await client.get(path, headers={"If-None-Match": response.headers["etag"]})
 
 
@@ -72,19 +76,30 @@ class TestRoundTrips:
             for header in ("etag", "cache-control", "last-modified", "vary"):
                 assert again.headers[header] == first.headers[header], (path, header)
 
-    async def test_cache_control_per_resource(self, client: httpx.AsyncClient, article: Any) -> None:
+    async def test_cache_control_per_resource(
+        self, client: httpx.AsyncClient, article: Any
+    ) -> None:
         assert (await client.get("/v1/articles")).headers["cache-control"] == LIST_CACHE
         assert (await client.get("/feeds/articles.rss")).headers["cache-control"] == LIST_CACHE
         detail = await client.get(f"/v1/articles/{article.slug}")
         assert detail.headers["cache-control"] == "public, max-age=120, stale-while-revalidate=600"
         assert (await client.get("/healthz")).headers["cache-control"] == "no-store"
 
-    async def test_etags_differ_between_representations(self, client: httpx.AsyncClient, article: Any) -> None:
-        paths = ["/v1/articles", "/v1/articles?limit=5", "/feeds/articles.rss", "/feeds/articles.atom"]
+    async def test_etags_differ_between_representations(
+        self, client: httpx.AsyncClient, article: Any
+    ) -> None:
+        paths = [
+            "/v1/articles",
+            "/v1/articles?limit=5",
+            "/feeds/articles.rss",
+            "/feeds/articles.atom",
+        ]
         etags = {(await client.get(path)).headers["etag"] for path in paths}
         assert len(etags) == len(paths)
 
-    async def test_a_list_of_etags_and_a_stale_one(self, client: httpx.AsyncClient, article: Any) -> None:
+    async def test_a_list_of_etags_and_a_stale_one(
+        self, client: httpx.AsyncClient, article: Any
+    ) -> None:
         etag = (await client.get("/v1/articles")).headers["etag"]
         listed = await client.get("/v1/articles", headers={"If-None-Match": f'W/"stale", {etag}'})
         assert listed.status_code == 304
@@ -102,7 +117,9 @@ class TestInvalidation:
     ) -> None:
         paths = ["/v1/articles", f"/v1/articles/{article.slug}", "/feeds/articles.rss"]
         before = {path: await client.get(path) for path in paths}
-        edited = await client.patch(f"/v1/articles/{article.slug}", json={"dek": "New dek"}, headers=writer)
+        edited = await client.patch(
+            f"/v1/articles/{article.slug}", json={"dek": "New dek"}, headers=writer
+        )
         assert edited.status_code == 200
         for path, response in before.items():
             after = await revalidate(client, path, response)
@@ -114,7 +131,9 @@ class TestInvalidation:
         self, client: httpx.AsyncClient, article: Any, writer: dict[str, str]
     ) -> None:
         before = await client.get("/v1/articles")
-        renamed = await client.patch("/v1/tickers/NVDA", json={"name": "Nvidia Renamed"}, headers=writer)
+        renamed = await client.patch(
+            "/v1/tickers/NVDA", json={"name": "Nvidia Renamed"}, headers=writer
+        )
         assert renamed.status_code == 200
         after = await revalidate(client, "/v1/articles", before)
         assert after.status_code == 200 and "Nvidia Renamed" in after.text
@@ -123,7 +142,9 @@ class TestInvalidation:
         self, client: httpx.AsyncClient, article: Any, writer: dict[str, str]
     ) -> None:
         before = await client.get("/feeds/articles.json")
-        assert (await client.delete(f"/v1/articles/{article.slug}", headers=writer)).status_code == 204
+        assert (
+            await client.delete(f"/v1/articles/{article.slug}", headers=writer)
+        ).status_code == 204
         after = await revalidate(client, "/feeds/articles.json", before)
         assert after.status_code == 200 and after.json()["items"] == []
 
@@ -156,7 +177,9 @@ class TestInvalidation:
         await session.commit()
         assert await version() == after_tag
 
-    async def test_two_app_instances_agree(self, app: Any, client: httpx.AsyncClient, article: Any) -> None:
+    async def test_two_app_instances_agree(
+        self, app: Any, client: httpx.AsyncClient, article: Any
+    ) -> None:
         # A second process with the same settings and database computes the same validator.
         other = create_app(app.state.settings)
         other.state.engine, other.state.sessionmaker = app.state.engine, app.state.sessionmaker
@@ -164,7 +187,9 @@ class TestInvalidation:
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as second:
             for path in ("/v1/articles", "/feeds/articles.atom"):
-                assert (await client.get(path)).headers["etag"] == (await second.get(path)).headers["etag"]
+                assert (await client.get(path)).headers["etag"] == (await second.get(path)).headers[
+                    "etag"
+                ]
 
 
 class TestIfModifiedSince:
@@ -173,18 +198,29 @@ class TestIfModifiedSince:
         last_modified = first.headers["last-modified"]
         same = await client.get("/feeds/articles.rss", headers={"If-Modified-Since": last_modified})
         assert same.status_code == 304 and same.content == b""
-        older = format_datetime(parsedate_to_datetime(last_modified) - timedelta(days=1), usegmt=True)
-        assert (await client.get("/feeds/articles.rss", headers={"If-Modified-Since": older})).status_code == 200
+        older = format_datetime(
+            parsedate_to_datetime(last_modified) - timedelta(days=1), usegmt=True
+        )
+        assert (
+            await client.get("/feeds/articles.rss", headers={"If-Modified-Since": older})
+        ).status_code == 200
 
-    async def test_if_none_match_takes_precedence(self, client: httpx.AsyncClient, article: Any) -> None:
+    async def test_if_none_match_takes_precedence(
+        self, client: httpx.AsyncClient, article: Any
+    ) -> None:
         first = await client.get("/v1/articles")
         response = await client.get(
             "/v1/articles",
-            headers={"If-None-Match": 'W/"other"', "If-Modified-Since": first.headers["last-modified"]},
+            headers={
+                "If-None-Match": 'W/"other"',
+                "If-Modified-Since": first.headers["last-modified"],
+            },
         )
         assert response.status_code == 200
 
-    async def test_an_invalid_date_is_ignored(self, client: httpx.AsyncClient, article: Any) -> None:
+    async def test_an_invalid_date_is_ignored(
+        self, client: httpx.AsyncClient, article: Any
+    ) -> None:
         response = await client.get("/v1/articles", headers={"If-Modified-Since": "yesterday-ish"})
         assert response.status_code == 200
 
@@ -198,7 +234,9 @@ class TestIfModifiedSince:
         clock.now += timedelta(hours=2)
         response = await client.get("/v1/articles", headers={"If-Modified-Since": last_modified})
         assert response.status_code == 200
-        assert parsedate_to_datetime(response.headers["last-modified"]) > parsedate_to_datetime(last_modified)
+        assert parsedate_to_datetime(response.headers["last-modified"]) > parsedate_to_datetime(
+            last_modified
+        )
 
 
 @contextmanager
@@ -231,7 +269,12 @@ class TestCost:
 
 class TestAuthenticatedReads:
     async def test_an_editor_reading_a_draft_gets_a_private_response(
-        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, writer: dict[str, str], article: Any
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        clock: Clock,
+        writer: dict[str, str],
+        article: Any,
     ) -> None:
         draft = await factories.create_article(
             session, author=article.author, now=clock.now, status="draft", published_ago=None
@@ -242,7 +285,8 @@ class TestAuthenticatedReads:
         assert response.headers["cache-control"] == "private, no-store"
         assert "Authorization" in response.headers["vary"]
         again = await client.get(
-            f"/v1/articles/{draft.slug}", headers=writer | {"If-None-Match": response.headers["etag"]}
+            f"/v1/articles/{draft.slug}",
+            headers=writer | {"If-None-Match": response.headers["etag"]},
         )
         assert again.status_code == 304
 
@@ -253,7 +297,9 @@ class TestAuthenticatedReads:
         keyed = await client.get("/v1/articles", headers=writer)
         assert anonymous.headers["etag"] != keyed.headers["etag"]
         # A keyed request cannot reuse the public validator.
-        reused = await client.get("/v1/articles", headers=writer | {"If-None-Match": anonymous.headers["etag"]})
+        reused = await client.get(
+            "/v1/articles", headers=writer | {"If-None-Match": anonymous.headers["etag"]}
+        )
         assert reused.status_code == 200
 
     async def test_a_bad_key_is_a_401_even_with_a_matching_etag(
@@ -273,9 +319,10 @@ async def test_every_get_route_uses_the_caching_dependency() -> None:
     gets = [route for route in routes if "GET" in route.methods]
     assert len(gets) >= 18
     for route in gets:
-            policies = [
-                getattr(dependency.call, "http_cache_policy", None) for dependency in route.dependant.dependencies
-            ]
-            assert any(policies), f"{route.path} has no http_cache dependency"
-            if route.path.startswith(("/v1", "/feeds")) and route.path != "/v1/api-keys":
-                assert NO_STORE not in policies, route.path
+        policies = [
+            getattr(dependency.call, "http_cache_policy", None)
+            for dependency in route.dependant.dependencies
+        ]
+        assert any(policies), f"{route.path} has no http_cache dependency"
+        if route.path.startswith(("/v1", "/feeds")) and route.path != "/v1/api-keys":
+            assert NO_STORE not in policies, route.path

@@ -42,7 +42,9 @@ def test_downgrade_and_upgrade_again_on_sqlite() -> None:
     async def tables(url: str) -> set[str]:
         engine = create_async_engine(url)
         async with engine.connect() as connection:
-            result = await connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+            result = await connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
             names = {row[0] for row in result}
         await engine.dispose()
         return names

@@ -36,8 +36,15 @@ class TestDiscovery:
         assert all(url.startswith(f"{ROOT}/") for url in flatten(document))
 
     async def test_every_listed_url_is_a_route(self, app, client: httpx.AsyncClient) -> None:
-        patterns = [route.path_regex for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
-        patterns += [route.path_regex for route in app.routes if isinstance(route, Route)]  # /openapi.json, /docs
+        patterns = [
+            route.path_regex
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ]
+        patterns += [
+            route.path_regex for route in app.routes if isinstance(route, Route)
+        ]  # /openapi.json, /docs
         for url in flatten((await client.get("/v1")).json()):
             path = url.removeprefix(ROOT).replace("{slug}", "some-slug").replace("{symbol}", "NVDA")
             assert any(pattern.match(path) for pattern in patterns), url

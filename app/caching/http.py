@@ -132,7 +132,9 @@ def compute_validators(
     return Validators(etag=f'W/"{digest}"', last_modified=state.last_modified)
 
 
-def caching_headers(policy: CachePolicy, audience: Audience, validators: Validators) -> dict[str, str]:
+def caching_headers(
+    policy: CachePolicy, audience: Audience, validators: Validators
+) -> dict[str, str]:
     headers = {
         "Cache-Control": PRIVATE if audience.private else policy.cache_control,
         "ETag": validators.etag,

@@ -57,7 +57,9 @@ def touches_content(session: Session) -> bool:
     if any(isinstance(obj, CONTENT_MODELS) for obj in chain(session.new, session.deleted)):
         return True
     # `dirty` also lists objects whose attributes were set to the value they had.
-    return any(isinstance(obj, CONTENT_MODELS) and session.is_modified(obj) for obj in session.dirty)
+    return any(
+        isinstance(obj, CONTENT_MODELS) and session.is_modified(obj) for obj in session.dirty
+    )
 
 
 @event.listens_for(Session, "before_flush")

@@ -27,7 +27,13 @@ def _entry(feed: etree._Element, item: FeedItem, site_url: str) -> None:
     if item.content_html is not None:
         child(entry, _a("content"), item.content_html, type="html")
     for ticker in item.tickers:
-        child(entry, _a("category"), term=ticker.symbol, scheme=f"{site_url}/tickers", label=ticker.name)
+        child(
+            entry,
+            _a("category"),
+            term=ticker.symbol,
+            scheme=f"{site_url}/tickers",
+            label=ticker.name,
+        )
     for tag in item.tags:
         child(entry, _a("category"), term=tag.slug, scheme=f"{site_url}/tags", label=tag.name)
     if item.ai_generated:

@@ -24,7 +24,9 @@ PartnerKey = Annotated[
 ]
 
 
-async def feed_audience(session: SessionDep, bearer_key: OptionalApiKey, key: PartnerKey = None) -> Audience:
+async def feed_audience(
+    session: SessionDep, bearer_key: OptionalApiKey, key: PartnerKey = None
+) -> Audience:
     """A bad key is a 401 and a key without the scope a 403, never a silent downgrade."""
     if key is None and bearer_key is None:
         return PUBLIC

@@ -93,7 +93,9 @@ def author_display_name(name: str, kind: str) -> str:
 
 def to_item(article: Article, *, site_url: str, full: bool) -> FeedItem:
     author = article.author
-    links = sorted(article.ticker_links, key=lambda link: (ROLE_ORDER[link.role], link.ticker.symbol))
+    links = sorted(
+        article.ticker_links, key=lambda link: (ROLE_ORDER[link.role], link.ticker.symbol)
+    )
     image = (
         FeedImage(article.hero_image_url, article.hero_image_alt or "", article.hero_image_credit)
         if article.hero_image_url

@@ -20,7 +20,9 @@ from app.problems import problem_responses
 router = APIRouter(prefix="/feeds", tags=["Feeds"])
 Clock = Annotated[datetime, Depends(get_clock)]
 Reader = Annotated[Audience, Depends(feed_audience)]
-SymbolPath = Annotated[str, Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case.")]
+SymbolPath = Annotated[
+    str, Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case.")
+]
 SlugPath = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 
 
@@ -77,12 +79,24 @@ async def render_feed(
 
 @router.get("/articles.{fmt}", summary="Get the articles feed", **FEED_ROUTE)
 async def get_articles_feed(
-    request: Request, response: Response, session: SessionDep, fmt: FeedFormat, reader: Reader, now: Clock
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    fmt: FeedFormat,
+    reader: Reader,
+    now: Clock,
 ) -> Response:
     """The newest 50 published articles."""
     subject, filters = service.site_subject(request.app.state.settings.site_url)
     return await render_feed(
-        request, response, session, subject=subject, filters=filters, fmt=fmt, reader=reader, now=now
+        request,
+        response,
+        session,
+        subject=subject,
+        filters=filters,
+        fmt=fmt,
+        reader=reader,
+        now=now,
     )
 
 
@@ -100,7 +114,14 @@ async def get_ticker_feed(
     site_url = request.app.state.settings.site_url
     subject, filters = await service.ticker_subject(session, symbol, site_url)
     return await render_feed(
-        request, response, session, subject=subject, filters=filters, fmt=fmt, reader=reader, now=now
+        request,
+        response,
+        session,
+        subject=subject,
+        filters=filters,
+        fmt=fmt,
+        reader=reader,
+        now=now,
     )
 
 
@@ -118,7 +139,14 @@ async def get_author_feed(
     site_url = request.app.state.settings.site_url
     subject, filters = await service.author_subject(session, slug, site_url)
     return await render_feed(
-        request, response, session, subject=subject, filters=filters, fmt=fmt, reader=reader, now=now
+        request,
+        response,
+        session,
+        subject=subject,
+        filters=filters,
+        fmt=fmt,
+        reader=reader,
+        now=now,
     )
 
 
@@ -136,5 +164,12 @@ async def get_tag_feed(
     site_url = request.app.state.settings.site_url
     subject, filters = await service.tag_subject(session, slug, site_url)
     return await render_feed(
-        request, response, session, subject=subject, filters=filters, fmt=fmt, reader=reader, now=now
+        request,
+        response,
+        session,
+        subject=subject,
+        filters=filters,
+        fmt=fmt,
+        reader=reader,
+        now=now,
     )

@@ -69,9 +69,19 @@ def render_rss(document: FeedDocument) -> bytes:
     child(channel, "link", document.home_url)
     child(channel, "description", html.escape(document.description, quote=False))
     child(channel, "language", document.language)
-    child(channel, "lastBuildDate", format_datetime(document.updated.replace(microsecond=0), usegmt=True))
+    child(
+        channel,
+        "lastBuildDate",
+        format_datetime(document.updated.replace(microsecond=0), usegmt=True),
+    )
     child(channel, "generator", "tickerfeed")
-    child(channel, f"{{{ATOM_NS}}}link", href=document.self_url, rel="self", type="application/rss+xml")
+    child(
+        channel,
+        f"{{{ATOM_NS}}}link",
+        href=document.self_url,
+        rel="self",
+        type="application/rss+xml",
+    )
     for item in document.items:
         _item(channel, item, document.site_url)
     return serialize(root)

@@ -26,7 +26,9 @@ def site_subject(site_url: str) -> tuple[FeedSubject, FeedFilters]:
     return subject, FeedFilters()
 
 
-async def ticker_subject(session: AsyncSession, symbol: str, site_url: str) -> tuple[FeedSubject, FeedFilters]:
+async def ticker_subject(
+    session: AsyncSession, symbol: str, site_url: str
+) -> tuple[FeedSubject, FeedFilters]:
     ticker = await tickers_service.get_ticker(session, symbol)
     subject = FeedSubject(
         key=f"ticker:{ticker.symbol}",
@@ -37,7 +39,9 @@ async def ticker_subject(session: AsyncSession, symbol: str, site_url: str) -> t
     return subject, FeedFilters(ticker_ids=(ticker.id or 0,))
 
 
-async def author_subject(session: AsyncSession, slug: str, site_url: str) -> tuple[FeedSubject, FeedFilters]:
+async def author_subject(
+    session: AsyncSession, slug: str, site_url: str
+) -> tuple[FeedSubject, FeedFilters]:
     author = await authors_service.get_author(session, slug)
     label = f"{author.name} (AI agent)" if author.kind == "ai_agent" else author.name
     subject = FeedSubject(
@@ -49,7 +53,9 @@ async def author_subject(session: AsyncSession, slug: str, site_url: str) -> tup
     return subject, FeedFilters(author_id=author.id)
 
 
-async def tag_subject(session: AsyncSession, slug: str, site_url: str) -> tuple[FeedSubject, FeedFilters]:
+async def tag_subject(
+    session: AsyncSession, slug: str, site_url: str
+) -> tuple[FeedSubject, FeedFilters]:
     tag = await tags_service.get_tag(session, slug)
     subject = FeedSubject(
         key=f"tag:{tag.slug}",
@@ -60,6 +66,8 @@ async def tag_subject(session: AsyncSession, slug: str, site_url: str) -> tuple[
     return subject, FeedFilters(tag_id=tag.id)
 
 
-async def newest_articles(session: AsyncSession, filters: FeedFilters, *, now: datetime) -> list[Article]:
+async def newest_articles(
+    session: AsyncSession, filters: FeedFilters, *, now: datetime
+) -> list[Article]:
     rows = await articles_service.list_feed(session, filters, now=now, limit=FEED_SIZE, after=None)
     return [article for article, _ in rows]

@@ -28,8 +28,12 @@ def clean(text: str) -> str:
     return NOT_XML_CHAR.sub("", text)
 
 
-def child(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, tag, {name: clean(value) for name, value in attributes.items()})
+def child(
+    parent: etree._Element, tag: str, text: str | None = None, **attributes: str
+) -> etree._Element:
+    element = etree.SubElement(
+        parent, tag, {name: clean(value) for name, value in attributes.items()}
+    )
     if text is not None:
         element.text = clean(text)
     return element
@@ -46,7 +50,11 @@ def image_type(url: str) -> str | None:
 def add_tickers(parent: etree._Element, item: FeedItem) -> None:
     """`<tf:ticker symbol="NVDA" exchange="NASDAQ" role="primary" .../>` per ticker."""
     for ticker in item.tickers:
-        attributes = {"symbol": ticker.symbol, "role": ticker.role, "assetClass": ticker.asset_class}
+        attributes = {
+            "symbol": ticker.symbol,
+            "role": ticker.role,
+            "assetClass": ticker.asset_class,
+        }
         if ticker.exchange:
             attributes["exchange"] = ticker.exchange
         child(parent, f"{{{TICKERFEED_NS}}}ticker", ticker.name, **attributes)

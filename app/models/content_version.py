@@ -18,6 +18,8 @@ SINGLE_ROW_ID = 1
 class ContentVersion(SQLModel, table=True):
     __tablename__ = "content_version"
 
-    id: int = Field(default=SINGLE_ROW_ID, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(
+        default=SINGLE_ROW_ID, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     version: int = Field(default=0, sa_type=BigInteger)
     changed_at: datetime = timestamp()

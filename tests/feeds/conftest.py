@@ -39,7 +39,7 @@ async def catalogue(session: AsyncSession, clock: Clock) -> Catalogue:
         now=clock.now,
         published_ago=timedelta(hours=2),
         title=TRICKY_TITLE,
-        dek="Margins & <guidance> \"beat\"; 利润 up.",
+        dek='Margins & <guidance> "beat"; 利润 up.',
         body_markdown="Full **analysis** of $NVDA & friends.",
         tickers=["NVDA"],
         tags=["chips"],

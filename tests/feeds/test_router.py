@@ -40,7 +40,10 @@ def read_feed(response: httpx.Response) -> tuple[str, list[str]]:
 
 
 def xml_text(xml: bytes, path: str) -> list[str]:
-    namespaces = {"content": "http://purl.org/rss/1.0/modules/content/", "atom": "http://www.w3.org/2005/Atom"}
+    namespaces = {
+        "content": "http://purl.org/rss/1.0/modules/content/",
+        "atom": "http://www.w3.org/2005/Atom",
+    }
     return [element.text for element in etree.fromstring(xml).iterfind(path, namespaces)]
 
 
@@ -50,7 +53,9 @@ def tf_tickers(xml: bytes) -> list[dict[str, str]]:
 
 
 class TestRss:
-    async def test_parses_cleanly_with_every_item_field(self, client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    async def test_parses_cleanly_with_every_item_field(
+        self, client: httpx.AsyncClient, catalogue: Catalogue
+    ) -> None:
         response = await client.get("/feeds/articles.rss")
         assert response.headers["content-type"] == "application/rss+xml; charset=utf-8"
         feed = parse(response)
@@ -59,7 +64,10 @@ class TestRss:
         assert feed.feed.link == SITE_URL
         assert feed.feed.language == "en"
         assert feed.feed.updated_parsed is not None
-        assert any(link.rel == "self" and link.href == "http://testserver/feeds/articles.rss" for link in feed.feed.links)
+        assert any(
+            link.rel == "self" and link.href == "http://testserver/feeds/articles.rss"
+            for link in feed.feed.links
+        )
 
         agent_item, human_item = feed.entries
         assert human_item.title == TRICKY_TITLE
@@ -75,12 +83,16 @@ class TestRss:
             ("Chips & AI", f"{SITE_URL}/tags"),
         ]
         assert human_item.media_content[0]["url"] == "https://img.example/hero.jpg"
-        assert xml_text(response.content, ".//content:encoded") == []  # summaries only without a key
+        assert (
+            xml_text(response.content, ".//content:encoded") == []
+        )  # summaries only without a key
 
         assert agent_item.author == "ChipWatch (AI agent)"
         assert "ai-generated" in [tag.term for tag in agent_item.tags]
 
-    async def test_tickers_as_namespaced_elements(self, client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    async def test_tickers_as_namespaced_elements(
+        self, client: httpx.AsyncClient, catalogue: Catalogue
+    ) -> None:
         response = await client.get("/feeds/articles.rss")
         assert tf_tickers(response.content) == [
             {"symbol": "NVDA", "role": "mentioned", "assetClass": "equity", "exchange": "NASDAQ"},
@@ -89,7 +101,9 @@ class TestRss:
 
 
 class TestAtom:
-    async def test_parses_cleanly_with_every_entry_field(self, client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    async def test_parses_cleanly_with_every_entry_field(
+        self, client: httpx.AsyncClient, catalogue: Catalogue
+    ) -> None:
         response = await client.get("/feeds/articles.atom")
         assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
         feed = parse(response)
@@ -110,7 +124,9 @@ class TestAtom:
             ("chips", f"{SITE_URL}/tags", "Chips & AI"),
         ]
         enclosures = [link for link in human_entry.links if link.rel == "enclosure"]
-        assert [(link.href, link.type) for link in enclosures] == [("https://img.example/hero.jpg", "image/jpeg")]
+        assert [(link.href, link.type) for link in enclosures] == [
+            ("https://img.example/hero.jpg", "image/jpeg")
+        ]
         assert xml_text(response.content, ".//atom:content") == []
         assert agent_entry.author_detail.name == "ChipWatch (AI agent)"
         assert "ai-generated" in [tag.term for tag in agent_entry.tags]
@@ -118,7 +134,9 @@ class TestAtom:
 
 
 class TestJsonFeed:
-    async def test_has_the_required_fields(self, client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    async def test_has_the_required_fields(
+        self, client: httpx.AsyncClient, catalogue: Catalogue
+    ) -> None:
         response = await client.get("/feeds/articles.json")
         assert response.headers["content-type"] == "application/feed+json"
         feed = response.json()
@@ -138,14 +156,21 @@ class TestJsonFeed:
             "image": "https://img.example/hero.jpg",
             "date_published": human_item["date_published"],
             "date_modified": human_item["date_modified"],
-            "authors": [{"name": "Priya Raman", "url": f"{SITE_URL}/authors/{catalogue.human.slug}"}],
+            "authors": [
+                {"name": "Priya Raman", "url": f"{SITE_URL}/authors/{catalogue.human.slug}"}
+            ],
             "tags": ["NVDA", "Chips & AI"],
             "_tickerfeed": {
                 "about": TICKERFEED_NS,
                 "ai_generated": False,
                 "tickers": [
-                    {"symbol": "NVDA", "name": "NVIDIA Corporation", "exchange": "NASDAQ",
-                     "asset_class": "equity", "role": "primary"}
+                    {
+                        "symbol": "NVDA",
+                        "name": "NVIDIA Corporation",
+                        "exchange": "NASDAQ",
+                        "asset_class": "equity",
+                        "role": "primary",
+                    }
                 ],
             },
         }
@@ -160,9 +185,15 @@ class TestItems:
     ) -> None:
         author = await factories.create_author(session)
         for minutes in range(1, 53):
-            await factories.create_article(session, author=author, now=clock.now, published_ago=timedelta(minutes=minutes))
-        draft = await factories.create_article(session, author=author, now=clock.now, status="draft", published_ago=None)
-        scheduled = await factories.create_article(session, author=author, now=clock.now, published_ago=timedelta(hours=-1))
+            await factories.create_article(
+                session, author=author, now=clock.now, published_ago=timedelta(minutes=minutes)
+            )
+        draft = await factories.create_article(
+            session, author=author, now=clock.now, status="draft", published_ago=None
+        )
+        scheduled = await factories.create_article(
+            session, author=author, now=clock.now, published_ago=timedelta(hours=-1)
+        )
         feed = (await client.get("/feeds/articles.json")).json()
         ids = [item["id"] for item in feed["items"]]
         assert len(ids) == 50
@@ -175,7 +206,9 @@ class TestItems:
     ) -> None:
         before = parse(await client.get("/feeds/articles.atom")).entries[1]
         edited = await client.patch(
-            f"/v1/articles/{catalogue.by_human.slug}", json={"title": "Retitled & revised"}, headers=writer
+            f"/v1/articles/{catalogue.by_human.slug}",
+            json={"title": "Retitled & revised"},
+            headers=writer,
         )
         assert edited.status_code == 200, edited.text
         after = parse(await client.get("/feeds/articles.atom")).entries[1]
@@ -187,7 +220,12 @@ class TestItems:
 class TestSubjects:
     @pytest.mark.parametrize("fmt", FORMATS)
     async def test_ticker_feed_by_alias_any_case(
-        self, client: httpx.AsyncClient, catalogue: Catalogue, session: AsyncSession, clock: Clock, fmt: str
+        self,
+        client: httpx.AsyncClient,
+        catalogue: Catalogue,
+        session: AsyncSession,
+        clock: Clock,
+        fmt: str,
     ) -> None:
         other = await factories.create_author(session)
         await factories.create_article(session, author=other, now=clock.now, title="Unrelated")
@@ -197,21 +235,28 @@ class TestSubjects:
         assert ids == [TAG_ID.format(catalogue.by_agent.id), TAG_ID.format(catalogue.by_human.id)]
 
     @pytest.mark.parametrize("fmt", FORMATS)
-    async def test_author_feed(self, client: httpx.AsyncClient, catalogue: Catalogue, fmt: str) -> None:
+    async def test_author_feed(
+        self, client: httpx.AsyncClient, catalogue: Catalogue, fmt: str
+    ) -> None:
         title, ids = read_feed(await client.get(f"/feeds/authors/{catalogue.agent.slug}.{fmt}"))
         assert title == "tickerfeed: ChipWatch (AI agent)"
         assert ids == [TAG_ID.format(catalogue.by_agent.id)]
 
     @pytest.mark.parametrize("fmt", FORMATS)
-    async def test_tag_feed(self, client: httpx.AsyncClient, catalogue: Catalogue, fmt: str) -> None:
+    async def test_tag_feed(
+        self, client: httpx.AsyncClient, catalogue: Catalogue, fmt: str
+    ) -> None:
         title, ids = read_feed(await client.get(f"/feeds/tags/chips.{fmt}"))
         assert title == "tickerfeed: Chips & AI"
         assert ids == [TAG_ID.format(catalogue.by_human.id)]
 
     @pytest.mark.parametrize(
-        "path", ["/feeds/tickers/ZZZZ.rss", "/feeds/authors/nobody.atom", "/feeds/tags/nothing.json"]
+        "path",
+        ["/feeds/tickers/ZZZZ.rss", "/feeds/authors/nobody.atom", "/feeds/tags/nothing.json"],
     )
-    async def test_unknown_subject_is_a_404_problem(self, client: httpx.AsyncClient, path: str) -> None:
+    async def test_unknown_subject_is_a_404_problem(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
         response = await client.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
@@ -223,7 +268,9 @@ class TestSubjects:
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
 
-    async def test_empty_feed_is_still_valid(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+    async def test_empty_feed_is_still_valid(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
         await factories.create_tag(session, "quiet")
         for fmt in FORMATS:
             assert read_feed(await client.get(f"/feeds/tags/quiet.{fmt}"))[1] == []
@@ -252,11 +299,15 @@ class TestPartnerAccess:
         self, client: httpx.AsyncClient, session: AsyncSession, catalogue: Catalogue
     ) -> None:
         key = await plaintext_key(session, Scope.FEEDS_FULL)
-        feed = (await client.get("/feeds/articles.json", headers={"Authorization": f"Bearer {key}"})).json()
+        feed = (
+            await client.get("/feeds/articles.json", headers={"Authorization": f"Bearer {key}"})
+        ).json()
         assert feed["items"][1]["content_html"] == catalogue.by_human.body_html
 
     @pytest.mark.parametrize("key", ["tfk_not-a-real-key", "nonsense", "x" * 128])
-    async def test_bad_key_is_a_401(self, client: httpx.AsyncClient, catalogue: Catalogue, key: str) -> None:
+    async def test_bad_key_is_a_401(
+        self, client: httpx.AsyncClient, catalogue: Catalogue, key: str
+    ) -> None:
         response = await client.get("/feeds/articles.rss", params={"key": key})
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
