@@ -98,11 +98,11 @@ class Validators:
             return False
         try:
             since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError, IndexError):
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return self.last_modified.replace(microsecond=0) <= since
+        except (TypeError, ValueError, IndexError, OverflowError):
             return False  # RFC 9110 §13.1.3: an invalid date is ignored
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        return self.last_modified.replace(microsecond=0) <= since
 
 
 def weak_equal(candidate: str, etag: str) -> bool:

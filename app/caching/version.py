@@ -13,8 +13,9 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import utcnow
@@ -81,14 +82,18 @@ def bump_content_version(session: Session, _flush_context: Any, _instances: Any)
 
 
 async def read_content_state(session: AsyncSession, *, now: datetime) -> ContentState:
-    """One round trip: the counter row and an index-only max over the visible feed.
+    """One round trip: the counter row and the newest entry of the visible-feed index.
 
     `VISIBLE_ROWS` is written out literally so both backends can use the partial
     `ix_article_feed` index.
     """
+    # ORDER BY … LIMIT 1 rather than max(): both backends then read one entry from the
+    # end of the index instead of aggregating over every visible row.
     newest = (
-        select(func.max(Article.published_at))
+        select(Article.published_at)
         .where(text(VISIBLE_ROWS), Article.published_at <= now)  # type: ignore[operator]
+        .order_by(col(Article.published_at).desc())
+        .limit(1)
         .scalar_subquery()
     )
     by_id = content_version.c.id == SINGLE_ROW_ID
