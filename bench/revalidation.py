@@ -82,6 +82,9 @@ def summary(times: list[float]) -> str:
 
 def run(client: httpx.Client, count: int) -> None:
     print(f"{count} sequential requests per case, keep-alive, one uvicorn worker, SQLite\n")
+    # The floor: routing, middleware and HTTP without any database work.
+    floor, _, _ = timed(client, "/healthz", {}, count)
+    print(f"/healthz (no database)  {summary(floor)}\n")
     for path in PATHS:
         first = client.get(path)
         etag, last_modified = first.headers["etag"], first.headers["last-modified"]
