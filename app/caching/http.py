@@ -119,7 +119,9 @@ def compute_validators(
         [
             REPRESENTATION_REVISION,
             state.token,
+            # Canonical links use the site URL; self links and `GET /v1` use the API's own.
             request.app.state.settings.site_url,
+            str(request.base_url),
             request.url.path,
             query,
             kind,
