@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from app.caching.http import DISCOVERY, http_cache
+from app.problems import problem_responses
 
 router = APIRouter(tags=["Discovery"])
 
@@ -60,6 +61,7 @@ class Discovery(BaseModel):
     summary="Discover the API",
     response_model=Discovery,
     response_model_by_alias=True,
+    responses=problem_responses(401),
     dependencies=[http_cache(DISCOVERY)],
 )
 async def discover_api(request: Request) -> Discovery:

@@ -16,6 +16,7 @@ from app.db import create_engine, create_sessionmaker
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
 from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
+from app.openapi import install_openapi
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
 from app.problems import add_exception_handlers
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursor_codec = CursorCodec(settings.secret_key)
     add_exception_handlers(app)
     add_conditional_get(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -15,8 +15,12 @@ class Health(BaseModel):
     status: str
 
 
+# Even liveness can fail unexpectedly; generated clients should know that error's shape.
 @router.get(
-    "/healthz", summary="Check the process is alive", response_model=Health,
+    "/healthz",
+    summary="Check the process is alive",
+    response_model=Health,
+    responses=problem_responses(500),
     dependencies=[http_cache(NO_STORE)],
 )
 async def check_health() -> Health:

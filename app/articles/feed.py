@@ -10,7 +10,8 @@ from app.articles import service
 from app.articles.cards import to_card
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
-from app.pagination import Page, PageRequest, filter_scope, parse_datetime, parse_float, parse_int, set_next_link
+from app.models import Article
+from app.pagination import Page, PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
 
 FEED_KEY = (parse_datetime, parse_int)
 SEARCH_KEY = (parse_float, parse_datetime, parse_int)
@@ -25,17 +26,24 @@ async def feed_page(
     page: PageRequest,
     now: datetime,
 ) -> Page[ArticleCard]:
-    codec = request.app.state.cursor_codec
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
-    parsers = SEARCH_KEY if filters.query else FEED_KEY
-    after = codec.decode(page.cursor, scope, parsers) if page.cursor else None
-    rows = await service.list_feed(session, filters, now=now, limit=page.limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > page.limit:
-        rows = rows[: page.limit]
-        last, score = rows[-1]
-        key: list[Any] = [last.published_at, last.id]
-        next_cursor = codec.encode([score, *key] if filters.query else key, scope)
-    set_next_link(request, response, next_cursor)
+
+    async def fetch(after: list[Any] | None, limit: int) -> list[tuple[Article, float | None]]:
+        return await service.list_feed(session, filters, now=now, limit=limit, after=after)
+
+    def key_of(row: tuple[Article, float | None]) -> list[Any]:
+        article, score = row
+        key = [article.published_at, article.id]
+        return [score, *key] if filters.query else key
+
+    rows, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=scope,
+        parsers=SEARCH_KEY if filters.query else FEED_KEY,
+        fetch=fetch,
+        key_of=key_of,
+    )
     site_url = request.app.state.settings.site_url
     return Page[ArticleCard](items=[to_card(article, site_url) for article, _ in rows], next_cursor=next_cursor)
