@@ -3,6 +3,7 @@ from fastapi import APIRouter, Path
 from app.api_keys import service
 from app.api_keys.dependencies import Admin
 from app.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.caching.http import NO_STORE, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY
 from app.problems import problem_responses
@@ -11,7 +12,10 @@ router = APIRouter(prefix="/v1/api-keys", tags=["API keys"])
 AUTH_PROBLEMS = problem_responses(401, 403)
 
 
-@router.get("", summary="List API keys", response_model=list[ApiKeyRead], responses=AUTH_PROBLEMS)
+@router.get(
+    "", summary="List API keys", response_model=list[ApiKeyRead], responses=AUTH_PROBLEMS,
+    dependencies=[http_cache(NO_STORE)],
+)
 async def list_api_keys(session: SessionDep, _admin: Admin) -> list[ApiKeyRead]:
     """Every key, revoked ones included; the keys themselves are never shown again."""
     return [ApiKeyRead.model_validate(key, from_attributes=True) for key in await service.list_keys(session)]

@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.content_version import ContentVersion
 from app.models.newsletter import Newsletter
 from app.models.tag import Tag
 from app.models.ticker import Ticker, TickerAlias
@@ -13,8 +14,13 @@ __all__ = [
     "ArticleTag",
     "ArticleTicker",
     "Author",
+    "ContentVersion",
     "Newsletter",
     "Tag",
     "Ticker",
     "TickerAlias",
 ]
+
+# Registers the listener that bumps `content_version` on every content write, for every
+# session: the API's, the CLI's and the tests'.
+from app.caching import version as _content_version  # noqa: E402,F401
