@@ -3,7 +3,6 @@ and autogenerate finds nothing the models describe that the migrations do not.""
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

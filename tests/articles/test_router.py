@@ -11,7 +11,6 @@ from tests.conftest import SITE_URL, bearer
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import (
     ANY_ID,
-    ANY_TIMESTAMP,
     assert_problem,
     assert_validation_error,
     iso,
@@ -19,8 +18,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-DISCLOSURE = "Written by a language model pipeline; reviewed by an editor."
 
 
 def author_card(author: Author) -> dict[str, Any]:
