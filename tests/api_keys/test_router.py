@@ -84,7 +84,6 @@ class TestCreateApiKey:
 
 
 class TestListApiKeys:
-    @pytest.mark.xfail(strict=True, reason="list_api_keys returns a bare array instead of {items, next_cursor}")
     async def test_lists_keys_in_the_list_envelope(self, client, admin):
         response = await client.get("/v1/api-keys", headers=admin)
 
