@@ -127,3 +127,74 @@ def keys_revoke(key_id: int) -> None:
 
     in_transaction(revoke)
     click.echo(f"revoked key {key_id}")
+
+
+@main.group()
+def newsletter() -> None:
+    """Newsletter editions: queue them in the outbox and deliver them over SMTP."""
+
+
+def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int]:
+    from app.newsletters import sending
+
+    async def queue(session: AsyncSession) -> tuple[str, int, int]:
+        return await sending.queue_edition(
+            session, slug=slug, day=day, allow_empty=allow_empty, settings=get_settings()
+        )
+
+    return in_transaction(queue)
+
+
+def _deliver(batch_size: int, concurrency: int) -> Any:
+    from app.mail.delivery import deliver_due
+
+    async def run() -> Any:
+        settings = get_settings()
+        engine = create_engine(settings)
+        try:
+            return await deliver_due(
+                create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
+            )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+DAY_OPTION = click.option("--date", "day", help="YYYY-MM-DD in the newsletter's time zone; default today.")
+EMPTY_OPTION = click.option("--allow-empty", is_flag=True, help="Queue even when the edition has no articles.")
+BATCH_OPTION = click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 1000))
+CONCURRENCY_OPTION = click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Parallel SMTP connections."
+)
+
+
+@newsletter.command("queue")
+@click.argument("slug")
+@DAY_OPTION
+@EMPTY_OPTION
+def newsletter_queue(slug: str, day: str | None, allow_empty: bool) -> None:
+    """Queue an edition for every confirmed subscriber; running it again queues nobody twice."""
+    edition, articles, queued = _queue(slug, day, allow_empty)
+    click.echo(f"{edition}: {articles} articles, {queued} messages queued")
+
+
+@newsletter.command("deliver")
+@BATCH_OPTION
+@CONCURRENCY_OPTION
+def newsletter_deliver(batch_size: int, concurrency: int) -> None:
+    """Send every due message in the outbox (editions and confirmations), then exit."""
+    report = _deliver(batch_size, concurrency)
+    click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, skipped {report.skipped}")
+
+
+@newsletter.command("send")
+@click.argument("slug")
+@DAY_OPTION
+@EMPTY_OPTION
+@BATCH_OPTION
+@CONCURRENCY_OPTION
+def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: int, concurrency: int) -> None:
+    """Queue an edition, then deliver everything due."""
+    newsletter_queue.callback(slug, day, allow_empty)  # type: ignore[misc]
+    newsletter_deliver.callback(batch_size, concurrency)  # type: ignore[misc]

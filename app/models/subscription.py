@@ -5,7 +5,10 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.models.author import Author
 from app.models.base import Timestamped, timestamp
+from app.models.newsletter import Newsletter
+from app.models.ticker import Ticker
 
 
 class Subscriber(Timestamped, table=True):
@@ -43,6 +46,8 @@ class SubscriberNewsletter(SQLModel, table=True):
     subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
     newsletter_id: int = Field(foreign_key="newsletter.id", primary_key=True, ondelete="RESTRICT")
 
+    newsletter: Newsletter = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
 
 class SubscriberTicker(SQLModel, table=True):
     __tablename__ = "subscriber_ticker"
@@ -50,12 +55,16 @@ class SubscriberTicker(SQLModel, table=True):
     subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
     ticker_id: int = Field(foreign_key="ticker.id", primary_key=True, ondelete="CASCADE")
 
+    ticker: Ticker = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
 
 class SubscriberAuthor(SQLModel, table=True):
     __tablename__ = "subscriber_author"
 
     subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
     author_id: int = Field(foreign_key="author.id", primary_key=True, ondelete="CASCADE")
+
+    author: Author = Relationship(sa_relationship_kwargs={"lazy": "raise"})
 
 
 class SubscriberEvent(SQLModel, table=True):
