@@ -13,6 +13,7 @@ from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
 from app.db import create_engine, create_sessionmaker
 from app.demo.loader import is_empty, load_demo_content
+from app.problems import Problem
 from app.settings import get_settings
 
 T = TypeVar("T")
@@ -142,7 +143,10 @@ def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int
             session, slug=slug, day=day, allow_empty=allow_empty, settings=get_settings()
         )
 
-    return in_transaction(queue)
+    try:
+        return in_transaction(queue)
+    except Problem as problem:
+        raise click.ClickException(problem.detail) from problem
 
 
 def _deliver(batch_size: int, concurrency: int) -> Any:

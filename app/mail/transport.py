@@ -46,7 +46,9 @@ def build_message(
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if list_id is not None:
         message["List-Id"] = list_id
-    message.set_content(mail.text)
+    # Plain 8-bit text keeps links copyable in a catcher's output; quoted-printable only when needed.
+    long_lines = any(len(line) > 900 for line in mail.text.splitlines())
+    message.set_content(mail.text, cte="quoted-printable" if long_lines else "8bit")
     message.add_alternative(mail.html, subtype="html")
     return message
 
