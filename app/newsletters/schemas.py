@@ -1,15 +1,21 @@
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from typing import Annotated
 
 from app.articles.schemas import ArticleCard
 from app.fields import Slug, line
 
 
+@lru_cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _known_time_zone(name: str) -> str:
-    if name not in available_timezones():
+    if name not in _time_zones():
         raise ValueError("must be an IANA time zone such as America/New_York")
     return name
 

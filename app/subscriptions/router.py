@@ -45,10 +45,13 @@ ONE_CLICK_BODY = {
 }
 
 
-async def send_now(app: FastAPI, message_ids: list[int]) -> None:
+async def send_now(app: FastAPI, message_ids: list[int], now: datetime) -> None:
     """Best effort right after the response; the outbox keeps the mail for a deliverer otherwise."""
     try:
-        await deliver_due(app.state.sessionmaker, app.state.settings, batch_size=len(message_ids), only_ids=message_ids)
+        await deliver_due(
+            app.state.sessionmaker, app.state.settings,
+            batch_size=len(message_ids), only_ids=message_ids, clock=lambda: now,
+        )
     except Exception:  # the row stays queued; `tickerfeed newsletter deliver` retries it
         logger.warning("immediate delivery of %s failed", message_ids, exc_info=True)
 
@@ -71,7 +74,7 @@ async def create_subscription(
     await limiter.hit(settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower())
     message_id = await service.subscribe(session, data=data, client=client, settings=settings, now=now)
     if message_id is not None and settings.send_mail_on_request:
-        background.add_task(send_now, request.app, [message_id])
+        background.add_task(send_now, request.app, [message_id], now)
     return SubscriptionAccepted()
 
 
