@@ -83,10 +83,10 @@ class TokenRepository:
         statement = select(ConfirmationToken).where(ConfirmationToken.token_hash == token_hash)
         return (await self.session.exec(statement)).first()
 
-    async def latest_created_at(self, subscriber_id: int) -> datetime | None:
+    async def latest_unused_created_at(self, subscriber_id: int) -> datetime | None:
         statement = (
             select(ConfirmationToken.created_at)
-            .where(ConfirmationToken.subscriber_id == subscriber_id)
+            .where(ConfirmationToken.subscriber_id == subscriber_id, col(ConfirmationToken.used_at).is_(None))
             .order_by(col(ConfirmationToken.created_at).desc())
             .limit(1)
         )

@@ -152,7 +152,7 @@ async def _queue_confirmation(
 ) -> int | None:
     assert subscriber.id is not None
     repository = TokenRepository(session)
-    latest = await repository.latest_created_at(subscriber.id)
+    latest = await repository.latest_unused_created_at(subscriber.id)
     if latest is not None and now - latest < timedelta(minutes=settings.confirmation_resend_minutes):
         return None  # one mail per window: repeated requests must not flood the inbox
     plaintext, token_hash = tokens.new_confirmation_token()
