@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import migrations
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
 from app.problems import Problem
 from app.settings import get_settings
@@ -140,7 +140,7 @@ def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int
 
     async def queue(session: AsyncSession) -> tuple[str, int, int]:
         return await sending.queue_edition(
-            session, slug=slug, day=day, allow_empty=allow_empty, settings=get_settings()
+            session, slug=slug, day=day, allow_empty=allow_empty, settings=get_settings(), now=utcnow()
         )
 
     try:

@@ -7,7 +7,10 @@ from typing import Any
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Newsletter, Subscriber
+from sqlalchemy import delete
+from sqlmodel import col
+
+from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service as newsletters_service
 from app.newsletters.schemas import NewsletterCreate
 from app.settings import Settings
@@ -45,6 +48,8 @@ async def create_subscriber(
     await subscriptions_service.subscribe(session, data=data, client="192.0.2.1", settings=settings, now=now)
     subscriber = await subscriptions_service.SubscriberRepository(session).get_by_email_key(email.lower())
     assert subscriber is not None
+    # Tests about editions count every mail the server receives; leave the confirmation out.
+    await session.exec(delete(OutboundEmail).where(col(OutboundEmail.subscriber_id) == subscriber.id))  # type: ignore[call-overload]
     if status != "pending":
         subscriber.status = "active" if status == "active" else status
         subscriber.confirmed_at = now

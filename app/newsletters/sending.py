@@ -1,10 +1,9 @@
 """Queueing an edition into the outbox, for the CLI and the benchmark."""
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import utcnow
 from app.mail.outbox import OutboxRepository
 from app.newsletters import service
 from app.problems import InvalidFields
@@ -12,11 +11,10 @@ from app.settings import Settings
 
 
 async def queue_edition(
-    session: AsyncSession, *, slug: str, day: str | None, allow_empty: bool, settings: Settings
+    session: AsyncSession, *, slug: str, day: str | None, allow_empty: bool, settings: Settings, now: datetime
 ) -> tuple[str, int, int]:
     """(edition name, article count, messages queued). Nothing is queued for an empty edition
     unless asked: a mail saying "no headlines" is rarely wanted."""
-    now = utcnow()
     newsletter = await service.get_newsletter(session, slug)
     try:
         edition_day = date.fromisoformat(day) if day else service.local_today(newsletter, now)
