@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -49,7 +49,7 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 async def _send_all(
-    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, EmailMessage | None]
+    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, Message | None]
 ) -> dict[int, Outcome]:
     outcomes = {m.id: Outcome(SKIPPED) for m in messages if composed.get(m.id) is None}  # type: ignore[misc]
     pending = [m for m in messages if m.id not in outcomes]
@@ -80,20 +80,24 @@ async def _record(
     session: AsyncSession, settings: Settings, messages: Sequence[OutboundEmail],
     outcomes: dict[int, Outcome], now: datetime,
 ) -> DeliveryReport:
-    repository, report = OutboxRepository(session), DeliveryReport()
+    """Sent rows in one statement (a batch shares its claim); the rest one by one."""
+    repository = OutboxRepository(session)
+    sent = [message for message in messages if outcomes[message.id].status == SENT]  # type: ignore[index]
+    report = DeliveryReport(sent=await repository.finish_sent(sent, now=now))
     for message in messages:
         outcome = outcomes[message.id]  # type: ignore[index]
-        retry_at = None
-        status = outcome.status
+        if outcome.status == SENT:
+            continue
+        status, retry_at = outcome.status, None
         if status == QUEUED and message.attempts >= settings.mail_max_attempts:
             status = FAILED
         elif status == QUEUED:
             retry_at = now + backoff(settings, message.attempts)
         if not await repository.finish(message, status=status, now=now, error=outcome.error, retry_at=retry_at):
             continue  # the lease ran out and another deliverer owns the row now
-        field = {SENT: "sent", QUEUED: "retried", FAILED: "failed", SKIPPED: "skipped"}[status]
+        field = {QUEUED: "retried", FAILED: "failed", SKIPPED: "skipped"}[status]
         setattr(report, field, getattr(report, field) + 1)
-        if status != SENT and outcome.error:
+        if outcome.error:
             logger.warning("mail %s to subscriber %s: %s (%s)", message.id, message.subscriber_id, status, outcome.error)
     return report
 

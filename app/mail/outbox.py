@@ -129,6 +129,24 @@ class OutboxRepository:
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return bool(result.rowcount)
 
+    async def finish_sent(self, messages: Sequence[OutboundEmail], *, now: datetime) -> int:
+        """Marks a batch sent in one statement, for rows this deliverer still holds."""
+        if not messages:
+            return 0
+        statement = (
+            update(OutboundEmail)
+            .where(
+                col(OutboundEmail.id).in_([message.id for message in messages]),
+                col(OutboundEmail.claim_token) == messages[0].claim_token,
+            )
+            .values(
+                status=SENT, sent_at=now, updated_at=now, lease_until=None, last_error=None,
+                body_text=None, body_html=None,
+            )
+        )
+        result = await self.session.exec(statement)  # type: ignore[call-overload]
+        return result.rowcount or 0
+
     async def count_by_status(self) -> dict[str, int]:
         from sqlalchemy import func
 

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import EmailMessage
+from email.message import Message
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,12 +56,12 @@ async def compose(
     *,
     now: datetime,
     cache: EditionCache,
-) -> dict[int, EmailMessage | None]:
+) -> dict[int, Message | None]:
     """Mail per outbox id; None where the subscriber has left since the row was queued."""
     subscribers = await subscriptions_service.load_subscribers(
         session, [message.subscriber_id for message in messages]
     )
-    composed: dict[int, EmailMessage | None] = {}
+    composed: dict[int, Message | None] = {}
     for message in messages:
         assert message.id is not None
         subscriber = subscribers.get(message.subscriber_id)
@@ -82,7 +82,7 @@ async def _edition(
     subscriber: Subscriber,
     now: datetime,
     cache: EditionCache,
-) -> EmailMessage | None:
+) -> Message | None:
     assert message.newsletter_id is not None and message.edition_date is not None
     receives = {link.newsletter_id for link in subscriber.newsletter_links}
     if subscriber.status != "active" or message.newsletter_id not in receives:
