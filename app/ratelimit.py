@@ -25,7 +25,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def create_storage(settings: Settings) -> Storage:
     if settings.redis_url:
         storage = storage_from_string(
-            "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.rate_limit_prefix
+            "async+" + settings.redis_url,
+            implementation="redispy",
+            key_prefix=settings.rate_limit_prefix,
         )
         assert isinstance(storage, Storage)
         return storage
@@ -47,7 +49,8 @@ class RateLimiter:
                 return
             if not allowed:
                 raise RateLimited(
-                    "Too many requests; try again later.", retry_after=await self._retry_after(item, scope, identity)
+                    "Too many requests; try again later.",
+                    retry_after=await self._retry_after(item, scope, identity),
                 )
 
     async def _retry_after(self, item: RateLimitItem, scope: str, identity: str) -> int:

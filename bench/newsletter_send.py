@@ -33,7 +33,7 @@ from app.authors import service as authors_service  # noqa: E402
 from app.authors.schemas import AuthorCreate  # noqa: E402
 from app.db import create_engine, create_sessionmaker  # noqa: E402
 from app.mail.delivery import deliver_due  # noqa: E402
-from app.models import Newsletter, Subscriber, SubscriberNewsletter  # noqa: E402
+from app.models import Newsletter, Subscriber  # noqa: E402
 from app.newsletters import sending  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.subscriptions import tokens  # noqa: E402
@@ -65,26 +65,39 @@ async def seed(settings: Settings, subscribers: int, now: datetime) -> None:
             await articles_service.create_article(
                 session,
                 data=ArticleCreate(
-                    slug=f"story-{n}", title=f"Story {n}: markets move", dek="A short summary of the story.",
-                    body_markdown="Body text. " * 50, author=author.slug, status="published",
+                    slug=f"story-{n}",
+                    title=f"Story {n}: markets move",
+                    dek="A short summary of the story.",
+                    body_markdown="Body text. " * 50,
+                    author=author.slug,
+                    status="published",
                     published_at=now - timedelta(minutes=5 + n),
                 ),
-                site_url=settings.site_url, now=now,
+                site_url=settings.site_url,
+                now=now,
             )
         await session.flush()
         newsletter_id = (await session.exec(text("SELECT id FROM newsletter"))).scalar_one()  # type: ignore[call-overload]
         rows = [
             {
-                "email": f"reader{n}@example.com", "email_key": f"reader{n}@example.com", "status": "active",
-                "token_nonce": tokens.new_nonce(), "requested_at": now, "consent_version": "bench",
-                "confirmed_at": now, "created_at": now, "updated_at": now,
+                "email": f"reader{n}@example.com",
+                "email_key": f"reader{n}@example.com",
+                "status": "active",
+                "token_nonce": tokens.new_nonce(),
+                "requested_at": now,
+                "consent_version": "bench",
+                "confirmed_at": now,
+                "created_at": now,
+                "updated_at": now,
             }
             for n in range(subscribers)
         ]
         for start in range(0, subscribers, 1000):
             await session.exec(insert(Subscriber).values(rows[start : start + 1000]))  # type: ignore[call-overload]
         await session.exec(  # type: ignore[call-overload]
-            text("INSERT INTO subscriber_newsletter (subscriber_id, newsletter_id) SELECT id, :n FROM subscriber"),
+            text(
+                "INSERT INTO subscriber_newsletter (subscriber_id, newsletter_id) SELECT id, :n FROM subscriber"
+            ),
             params={"n": newsletter_id},
         )
         await session.commit()
@@ -94,11 +107,23 @@ async def seed(settings: Settings, subscribers: int, now: datetime) -> None:
 async def run(args: argparse.Namespace, database_url: str) -> None:
     port = free_port()
     catcher = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ]
     )
     try:
         settings = Settings(
-            database_url=database_url, smtp_port=port, load_demo_content=False, _env_file=None,  # type: ignore[call-arg]
+            database_url=database_url,
+            smtp_port=port,
+            load_demo_content=False,
+            _env_file=None,  # type: ignore[call-arg]
         )
         now = datetime.now(UTC)
         await seed(settings, args.subscribers, now)
@@ -109,19 +134,29 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         started = time.perf_counter()
         async with makers() as session, session.begin():
             _, articles, queued = await sending.queue_edition(
-                session, slug="daily-headlines", day=now.date().isoformat(), allow_empty=False,
-                settings=settings, now=now,
+                session,
+                slug="daily-headlines",
+                day=now.date().isoformat(),
+                allow_empty=False,
+                settings=settings,
+                now=now,
             )
         queue_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         if args.processes == 1:
-            report = await deliver_due(makers, settings, batch_size=args.batch_size, concurrency=args.concurrency)
+            report = await deliver_due(
+                makers, settings, batch_size=args.batch_size, concurrency=args.concurrency
+            )
             sent = report.sent
         else:
             deliverers(args, database_url, port)
             async with makers() as session:
-                sent = (await session.exec(text("SELECT count(*) FROM outbound_email WHERE status = 'sent'"))).scalar_one()  # type: ignore[call-overload]
+                sent = (
+                    await session.exec(
+                        text("SELECT count(*) FROM outbound_email WHERE status = 'sent'")
+                    )
+                ).scalar_one()  # type: ignore[call-overload]
         deliver_seconds = time.perf_counter() - started
         await engine.dispose()
 
@@ -131,7 +166,9 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             f"{args.processes} deliverer process(es) x {args.concurrency} SMTP connections"
         )
         print(f"queued {queued} messages in {queue_seconds:.2f} s")
-        print(f"delivered {sent} in {deliver_seconds:.2f} s = {sent / deliver_seconds:.0f} messages/s")
+        print(
+            f"delivered {sent} in {deliver_seconds:.2f} s = {sent / deliver_seconds:.0f} messages/s"
+        )
         print(f"total {queue_seconds + deliver_seconds:.2f} s")
     finally:
         catcher.terminate()
@@ -140,26 +177,47 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
 
 def deliverers(args: argparse.Namespace, database_url: str, port: int) -> None:
     """`tickerfeed newsletter deliver` in several processes at once, as a deployment would run it."""
-    environment = {**os.environ, "DATABASE_URL": database_url, "SMTP_PORT": str(port), "LOAD_DEMO_CONTENT": "false"}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SMTP_PORT": str(port),
+        "LOAD_DEMO_CONTENT": "false",
+    }
     command = [
-        sys.executable, "-c", "from app.cli import main; main()", "newsletter", "deliver",
-        "--batch-size", str(args.batch_size), "--concurrency", str(args.concurrency),
+        sys.executable,
+        "-c",
+        "from app.cli import main; main()",
+        "newsletter",
+        "deliver",
+        "--batch-size",
+        str(args.batch_size),
+        "--concurrency",
+        str(args.concurrency),
     ]
     root = Path(__file__).resolve().parent.parent
     running = [
-        subprocess.Popen(command, env=environment, cwd=root, stdout=subprocess.DEVNULL) for _ in range(args.processes)
+        subprocess.Popen(command, env=environment, cwd=root, stdout=subprocess.DEVNULL)
+        for _ in range(args.processes)
     ]
     for process in running:
         process.wait()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=4, help="SMTP connections per deliverer process.")
-    parser.add_argument("--processes", type=int, default=1, help="Deliverer processes running side by side.")
-    parser.add_argument("--database-url", help="PostgreSQL URL of a scratch database (dropped and recreated).")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="SMTP connections per deliverer process."
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Deliverer processes running side by side."
+    )
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL of a scratch database (dropped and recreated)."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"

@@ -103,7 +103,9 @@ def build_app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any, smtp: SmtpServer) -> Any:
+def app(
+    settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any, smtp: SmtpServer
+) -> Any:
     return build_app(mail_settings(settings, smtp), engine, sessionmaker, clock)
 
 
@@ -115,7 +117,11 @@ async def deliver(app: Any, clock: Any, **options: Any) -> DeliveryReport:
 def redis_url() -> str | None:
     """Redis backs the rate limits when the suite runs on PostgreSQL (several API processes)."""
     database = os.environ.get("TEST_DATABASE_URL", "sqlite")
-    return None if database.startswith("sqlite") else os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+    return (
+        None
+        if database.startswith("sqlite")
+        else os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+    )
 
 
 @pytest_asyncio.fixture

@@ -5,10 +5,9 @@ from itertools import count
 from typing import Any
 
 import httpx
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from sqlalchemy import delete
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service as newsletters_service
@@ -44,12 +43,20 @@ async def create_subscriber(
     """A subscriber in the given state without going through mail."""
     now = datetime.now(UTC)
     email = email or f"reader{next(_sequence)}@example.com"
-    data = SubscriptionRequest(email=email, newsletters=newsletters, tickers=tickers or [], authors=authors or [])
-    await subscriptions_service.subscribe(session, data=data, client="192.0.2.1", settings=settings, now=now)
-    subscriber = await subscriptions_service.SubscriberRepository(session).get_by_email_key(email.lower())
+    data = SubscriptionRequest(
+        email=email, newsletters=newsletters, tickers=tickers or [], authors=authors or []
+    )
+    await subscriptions_service.subscribe(
+        session, data=data, client="192.0.2.1", settings=settings, now=now
+    )
+    subscriber = await subscriptions_service.SubscriberRepository(session).get_by_email_key(
+        email.lower()
+    )
     assert subscriber is not None
     # Tests about editions count every mail the server receives; leave the confirmation out.
-    await session.exec(delete(OutboundEmail).where(col(OutboundEmail.subscriber_id) == subscriber.id))  # type: ignore[call-overload]
+    await session.exec(
+        delete(OutboundEmail).where(col(OutboundEmail.subscriber_id) == subscriber.id)
+    )  # type: ignore[call-overload]
     if status != "pending":
         subscriber.status = "active" if status == "active" else status
         subscriber.confirmed_at = now
@@ -60,15 +67,21 @@ async def create_subscriber(
 
 
 async def subscribe(client: httpx.AsyncClient, email: str, **body: Any) -> httpx.Response:
-    return await client.post("/v1/subscriptions", json={"email": email, "newsletters": ["daily"], **body})
+    return await client.post(
+        "/v1/subscriptions", json={"email": email, "newsletters": ["daily"], **body}
+    )
 
 
-async def confirm_by_mail(client: httpx.AsyncClient, smtp: SmtpServer, email: str, **body: Any) -> dict[str, Any]:
+async def confirm_by_mail(
+    client: httpx.AsyncClient, smtp: SmtpServer, email: str, **body: Any
+) -> dict[str, Any]:
     """Subscribes, takes the token from the mail that arrived, confirms; the confirmed subscription."""
     response = await subscribe(client, email, **body)
     assert response.status_code == 202, response.text
     mails = smtp.handler.to(email)
     assert mails, "no confirmation mail arrived"
-    confirmed = await client.post("/v1/subscriptions/confirm", json={"token": link_token(mails[-1])})
+    confirmed = await client.post(
+        "/v1/subscriptions/confirm", json={"token": link_token(mails[-1])}
+    )
     assert confirmed.status_code == 200, confirmed.text
     return confirmed.json()

@@ -45,7 +45,9 @@ class Outcome:
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
-    return min(timedelta(seconds=settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    return min(
+        timedelta(seconds=settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF
+    )
 
 
 async def _send_all(
@@ -57,12 +59,14 @@ async def _send_all(
         return outcomes  # type: ignore[return-value]
     try:
         async with SmtpConnection(settings) as smtp:
-            for index, message in enumerate(pending):
+            for message in pending:
                 try:
                     await smtp.send(composed[message.id])  # type: ignore[index, arg-type]
                     outcomes[message.id] = Outcome(SENT)  # type: ignore[index]
                 except TRANSIENT_ERRORS as error:
-                    outcomes[message.id] = Outcome(FAILED if is_permanent(error) else QUEUED, _describe(error))  # type: ignore[index]
+                    outcomes[message.id] = Outcome(
+                        FAILED if is_permanent(error) else QUEUED, _describe(error)
+                    )  # type: ignore[index]
                     if not smtp.client.is_connected:
                         raise
     except TRANSIENT_ERRORS as error:
@@ -77,8 +81,11 @@ def _describe(error: BaseException) -> str:
 
 
 async def _record(
-    session: AsyncSession, settings: Settings, messages: Sequence[OutboundEmail],
-    outcomes: dict[int, Outcome], now: datetime,
+    session: AsyncSession,
+    settings: Settings,
+    messages: Sequence[OutboundEmail],
+    outcomes: dict[int, Outcome],
+    now: datetime,
 ) -> DeliveryReport:
     """Sent rows in one statement (a batch shares its claim); the rest one by one."""
     repository = OutboxRepository(session)
@@ -93,12 +100,20 @@ async def _record(
             status = FAILED
         elif status == QUEUED:
             retry_at = now + backoff(settings, message.attempts)
-        if not await repository.finish(message, status=status, now=now, error=outcome.error, retry_at=retry_at):
+        if not await repository.finish(
+            message, status=status, now=now, error=outcome.error, retry_at=retry_at
+        ):
             continue  # the lease ran out and another deliverer owns the row now
         field = {QUEUED: "retried", FAILED: "failed", SKIPPED: "skipped"}[status]
         setattr(report, field, getattr(report, field) + 1)
         if outcome.error:
-            logger.warning("mail %s to subscriber %s: %s (%s)", message.id, message.subscriber_id, status, outcome.error)
+            logger.warning(
+                "mail %s to subscriber %s: %s (%s)",
+                message.id,
+                message.subscriber_id,
+                status,
+                outcome.error,
+            )
     return report
 
 
@@ -114,7 +129,9 @@ async def deliver_batch(
     """One claim-send-record round; None when nothing was due."""
     lease = timedelta(seconds=settings.mail_lease_seconds)
     async with sessionmaker() as session, session.begin():
-        messages = await OutboxRepository(session).claim(now=clock(), limit=batch_size, lease=lease, only_ids=only_ids)
+        messages = await OutboxRepository(session).claim(
+            now=clock(), limit=batch_size, lease=lease, only_ids=only_ids
+        )
     if not messages:
         return None
     async with sessionmaker() as session, session.begin():
@@ -139,7 +156,12 @@ async def deliver_due(
     async def worker() -> None:
         while True:
             report = await deliver_batch(
-                sessionmaker, settings, batch_size=batch_size, cache=cache, clock=clock, only_ids=only_ids
+                sessionmaker,
+                settings,
+                batch_size=batch_size,
+                cache=cache,
+                clock=clock,
+                only_ids=only_ids,
             )
             if report is None:
                 return

@@ -56,16 +56,27 @@ class OutboxRepository:
                 literal(now, type_=OutboundEmail.__table__.c.created_at.type),
                 literal(now, type_=OutboundEmail.__table__.c.updated_at.type),
             )
-            .join(SubscriberNewsletter, col(SubscriberNewsletter.subscriber_id) == col(Subscriber.id))
-            .where(Subscriber.status == "active", SubscriberNewsletter.newsletter_id == newsletter_id)
+            .join(
+                SubscriberNewsletter, col(SubscriberNewsletter.subscriber_id) == col(Subscriber.id)
+            )
+            .where(
+                Subscriber.status == "active", SubscriberNewsletter.newsletter_id == newsletter_id
+            )
         )
         dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         statement = (
             dialect.insert(OutboundEmail)
             .from_select(
                 [
-                    "kind", "subscriber_id", "newsletter_id", "edition_date", "status",
-                    "attempts", "next_attempt_at", "created_at", "updated_at",
+                    "kind",
+                    "subscriber_id",
+                    "newsletter_id",
+                    "edition_date",
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                    "created_at",
+                    "updated_at",
                 ],
                 recipients,
             )
@@ -86,7 +97,11 @@ class OutboxRepository:
         candidates = select(OutboundEmail.id).where(due)
         if only_ids is not None:
             candidates = candidates.where(col(OutboundEmail.id).in_(only_ids))
-        candidates = candidates.order_by(col(OutboundEmail.id)).limit(limit).with_for_update(skip_locked=True)
+        candidates = (
+            candidates.order_by(col(OutboundEmail.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         claim_token = secrets.token_hex(16)
         statement = (
             update(OutboundEmail)
@@ -112,18 +127,31 @@ class OutboxRepository:
         return list(rows.all())
 
     async def finish(
-        self, message: OutboundEmail, *, status: str, now: datetime, error: str | None = None,
+        self,
+        message: OutboundEmail,
+        *,
+        status: str,
+        now: datetime,
+        error: str | None = None,
         retry_at: datetime | None = None,
     ) -> bool:
         """Records an attempt, but only while this deliverer still holds the claim."""
-        values: dict[str, object] = {"status": status, "updated_at": now, "lease_until": None, "last_error": error}
+        values: dict[str, object] = {
+            "status": status,
+            "updated_at": now,
+            "lease_until": None,
+            "last_error": error,
+        }
         if status == SENT:
             values |= {"sent_at": now, "body_text": None, "body_html": None}
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         statement = (
             update(OutboundEmail)
-            .where(col(OutboundEmail.id) == message.id, col(OutboundEmail.claim_token) == message.claim_token)
+            .where(
+                col(OutboundEmail.id) == message.id,
+                col(OutboundEmail.claim_token) == message.claim_token,
+            )
             .values(**values)
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]
@@ -140,8 +168,13 @@ class OutboxRepository:
                 col(OutboundEmail.claim_token) == messages[0].claim_token,
             )
             .values(
-                status=SENT, sent_at=now, updated_at=now, lease_until=None, last_error=None,
-                body_text=None, body_html=None,
+                status=SENT,
+                sent_at=now,
+                updated_at=now,
+                lease_until=None,
+                last_error=None,
+                body_text=None,
+                body_html=None,
             )
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]

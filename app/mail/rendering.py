@@ -24,7 +24,9 @@ def environment() -> Environment:
     # with `<` or `&` stays readable in text and harmless in HTML.
     return Environment(
         loader=PackageLoader("app.mail", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=True
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -68,13 +70,24 @@ def render_edition(
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    return RenderedMail(subject, _render("edition.txt.j2", **context), _render("edition.html.j2", **context))
+    return RenderedMail(
+        subject, _render("edition.txt.j2", **context), _render("edition.html.j2", **context)
+    )
 
 
-def render_confirmation(newsletters: Sequence[Newsletter], *, confirm_url: str, ttl_hours: int) -> RenderedMail:
+def render_confirmation(
+    newsletters: Sequence[Newsletter], *, confirm_url: str, ttl_hours: int
+) -> RenderedMail:
     names = ", ".join(newsletter.name for newsletter in newsletters)
     subject = f"Confirm your subscription to {names}"
-    context = {"subject": subject, "names": names, "confirm_url": confirm_url, "ttl_hours": ttl_hours}
+    context = {
+        "subject": subject,
+        "names": names,
+        "confirm_url": confirm_url,
+        "ttl_hours": ttl_hours,
+    }
     return RenderedMail(
-        subject, _render("confirmation.txt.j2", **context), _render("confirmation.html.j2", **context)
+        subject,
+        _render("confirmation.txt.j2", **context),
+        _render("confirmation.html.j2", **context),
     )

@@ -22,10 +22,17 @@ from app.subscriptions import tokens
 class EditionCache:
     """Each edition is read once per delivery run, however many batches it spans."""
 
-    editions: dict[tuple[int, date], tuple[Newsletter, list[ArticleCard]]] = field(default_factory=dict)
+    editions: dict[tuple[int, date], tuple[Newsletter, list[ArticleCard]]] = field(
+        default_factory=dict
+    )
 
     async def get(
-        self, session: AsyncSession, settings: Settings, newsletter_id: int, day: date, now: datetime
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        newsletter_id: int,
+        day: date,
+        now: datetime,
     ) -> tuple[Newsletter, list[ArticleCard]]:
         key = (newsletter_id, day)
         if key not in self.editions:
@@ -33,7 +40,10 @@ class EditionCache:
             articles = await service.edition_articles(
                 session, newsletter, day, now=now, limit=settings.edition_max_articles
             )
-            self.editions[key] = (newsletter, [to_card(article, settings.site_url) for article in articles])
+            self.editions[key] = (
+                newsletter,
+                [to_card(article, settings.site_url) for article in articles],
+            )
         return self.editions[key]
 
 
@@ -41,7 +51,9 @@ def subscriber_links(settings: Settings, subscriber: Subscriber) -> tuple[str, s
     """Manage page, unsubscribe page, and the RFC 8058 one-click URL."""
     assert subscriber.id is not None
     manage = tokens.sign(settings.secret_key, tokens.MANAGE, subscriber.id, subscriber.token_nonce)
-    leave = tokens.sign(settings.secret_key, tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce)
+    leave = tokens.sign(
+        settings.secret_key, tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce
+    )
     return (
         f"{settings.site_url}/newsletters/manage?token={manage}",
         f"{settings.site_url}/newsletters/unsubscribe?token={leave}",
@@ -68,9 +80,13 @@ async def compose(
         if subscriber is None:
             composed[message.id] = None
         elif message.kind == "edition":
-            composed[message.id] = await _edition(session, settings, message, subscriber, now, cache)
+            composed[message.id] = await _edition(
+                session, settings, message, subscriber, now, cache
+            )
         else:
-            mail = RenderedMail(message.subject or "", message.body_text or "", message.body_html or "")
+            mail = RenderedMail(
+                message.subject or "", message.body_text or "", message.body_html or ""
+            )
             composed[message.id] = build_message(settings, to=subscriber.email, mail=mail, now=now)
     return composed
 
@@ -87,7 +103,9 @@ async def _edition(
     receives = {link.newsletter_id for link in subscriber.newsletter_links}
     if subscriber.status != "active" or message.newsletter_id not in receives:
         return None
-    newsletter, cards = await cache.get(session, settings, message.newsletter_id, message.edition_date, now)
+    newsletter, cards = await cache.get(
+        session, settings, message.newsletter_id, message.edition_date, now
+    )
     manage_url, unsubscribe_page, one_click = subscriber_links(settings, subscriber)
     mail = render_edition(
         newsletter,

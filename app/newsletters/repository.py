@@ -15,7 +15,9 @@ class NewsletterRepository:
 
     async def get_many_by_slug(self, slugs: Sequence[str]) -> dict[str, Newsletter]:
         statement = select(Newsletter).where(col(Newsletter.slug).in_(slugs))
-        return {newsletter.slug: newsletter for newsletter in (await self.session.exec(statement)).all()}
+        return {
+            newsletter.slug: newsletter for newsletter in (await self.session.exec(statement)).all()
+        }
 
     async def add(self, newsletter: Newsletter) -> Newsletter:
         self.session.add(newsletter)

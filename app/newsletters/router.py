@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1/newsletters", tags=["Newsletters"])
 Clock = Annotated[datetime, Depends(get_clock)]
 NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 # A strict shape: pydantic's lax `date` would also take Unix timestamps.
-EditionDate = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter.")]
+EditionDate = Annotated[
+    str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter.")
+]
 
 
 async def newsletter_by_slug(session: SessionDep, slug: NewsletterSlug) -> Newsletter:
@@ -31,7 +33,12 @@ def _read(newsletter: Newsletter) -> NewsletterRead:
     return NewsletterRead.model_validate(newsletter, from_attributes=True)
 
 
-@router.get("", summary="List newsletters", response_model=Page[NewsletterRead], responses=problem_responses(400, 422))
+@router.get(
+    "",
+    summary="List newsletters",
+    response_model=Page[NewsletterRead],
+    responses=problem_responses(400, 422),
+)
 async def list_newsletters(
     request: Request, response: Response, session: SessionDep, page: PageParams
 ) -> Page[NewsletterRead]:
@@ -45,10 +52,17 @@ async def list_newsletters(
         newsletters = newsletters[: page.limit]
         next_cursor = codec.encode([newsletters[-1].slug, newsletters[-1].id], scope)
     set_next_link(request, response, next_cursor)
-    return Page[NewsletterRead](items=[_read(item) for item in newsletters], next_cursor=next_cursor)
+    return Page[NewsletterRead](
+        items=[_read(item) for item in newsletters], next_cursor=next_cursor
+    )
 
 
-@router.get("/{slug}", summary="Get a newsletter", response_model=NewsletterRead, responses=problem_responses(404, 422))
+@router.get(
+    "/{slug}",
+    summary="Get a newsletter",
+    response_model=NewsletterRead,
+    responses=problem_responses(404, 422),
+)
 async def get_newsletter(newsletter: NewsletterBySlug) -> NewsletterRead:
     """One newsletter: name, description, time zone and local send hour."""
     return _read(newsletter)
@@ -78,7 +92,11 @@ async def create_newsletter(
     responses=problem_responses(404, 422),
 )
 async def get_edition(
-    request: Request, session: SessionDep, newsletter: NewsletterBySlug, day: EditionDate, now: Clock
+    request: Request,
+    session: SessionDep,
+    newsletter: NewsletterBySlug,
+    day: EditionDate,
+    now: Clock,
 ) -> Edition:
     """The day's headlines: cards of articles published that day in the newsletter's time zone, newest first."""
     try:

@@ -11,7 +11,13 @@ from app.settings import Settings
 
 
 async def queue_edition(
-    session: AsyncSession, *, slug: str, day: str | None, allow_empty: bool, settings: Settings, now: datetime
+    session: AsyncSession,
+    *,
+    slug: str,
+    day: str | None,
+    allow_empty: bool,
+    settings: Settings,
+    now: datetime,
 ) -> tuple[str, int, int]:
     """(edition name, article count, messages queued). Nothing is queued for an empty edition
     unless asked: a mail saying "no headlines" is rarely wanted."""
@@ -26,5 +32,7 @@ async def queue_edition(
     queued = 0
     if articles or allow_empty:
         assert newsletter.id is not None
-        queued = await OutboxRepository(session).queue_edition(newsletter_id=newsletter.id, day=edition_day, now=now)
+        queued = await OutboxRepository(session).queue_edition(
+            newsletter_id=newsletter.id, day=edition_day, now=now
+        )
     return f"{newsletter.slug} {edition_day.isoformat()}", len(articles), queued

@@ -23,7 +23,9 @@ async def get_newsletter(session: AsyncSession, slug: str) -> Newsletter:
     return newsletter
 
 
-async def list_newsletters(session: AsyncSession, *, after: list[Any] | None, limit: int) -> list[Newsletter]:
+async def list_newsletters(
+    session: AsyncSession, *, after: list[Any] | None, limit: int
+) -> list[Newsletter]:
     return await ascending_page(
         session, Newsletter, key=[Newsletter.slug, Newsletter.id], after=after, limit=limit
     )
@@ -45,7 +47,9 @@ async def require_newsletters(
     return list({slug: found[slug] for slug in slugs}.values())
 
 
-async def create_newsletter(session: AsyncSession, *, data: NewsletterCreate, now: datetime) -> Newsletter:
+async def create_newsletter(
+    session: AsyncSession, *, data: NewsletterCreate, now: datetime
+) -> Newsletter:
     repository = NewsletterRepository(session)
     if await repository.get_by_slug(data.slug) is not None:
         raise Conflict(f"A newsletter with slug '{data.slug}' already exists.")

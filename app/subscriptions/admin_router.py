@@ -25,8 +25,18 @@ router = APIRouter(prefix="/v1/subscribers", tags=["Subscribers"])
 SubscribersReader = Annotated[ApiKey, Depends(require_scope(Scope.SUBSCRIBERS_READ))]
 EXPORT_BATCH = 500
 CSV_COLUMNS = [
-    "id", "email", "status", "newsletters", "tickers", "authors", "requested_at", "requested_from",
-    "confirmed_at", "confirmed_from", "unsubscribed_at", "consent_version",
+    "id",
+    "email",
+    "status",
+    "newsletters",
+    "tickers",
+    "authors",
+    "requested_at",
+    "requested_from",
+    "confirmed_at",
+    "confirmed_from",
+    "unsubscribed_at",
+    "consent_version",
 ]
 
 
@@ -34,7 +44,9 @@ class SubscriberFilters:
     def __init__(
         self,
         status: Annotated[SubscriberStatus | None, Query()] = None,
-        newsletter: Annotated[Slug | None, Query(max_length=64, description="Newsletter slug.")] = None,
+        newsletter: Annotated[
+            Slug | None, Query(max_length=64, description="Newsletter slug.")
+        ] = None,
     ) -> None:
         self.status = status
         self.newsletter = newsletter
@@ -44,7 +56,9 @@ class SubscriberFilters:
 
         if self.newsletter is None:
             return None
-        found = await newsletters_service.require_newsletters(session, [self.newsletter], loc=["query", "newsletter"])
+        found = await newsletters_service.require_newsletters(
+            session, [self.newsletter], loc=["query", "newsletter"]
+        )
         return found[0].id
 
 
@@ -58,16 +72,23 @@ Filters = Annotated[SubscriberFilters, Depends()]
     responses=problem_responses(400, 401, 403, 422),
 )
 async def list_subscribers(
-    request: Request, response: Response, session: SessionDep, _reader: SubscribersReader,
-    filters: Filters, page: PageParams,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _reader: SubscribersReader,
+    filters: Filters,
+    page: PageParams,
 ) -> Page[SubscriberRead]:
     """Every subscriber with status, preferences and consent record, oldest first."""
     codec = request.app.state.cursor_codec
     scope = filter_scope("subscribers", status=filters.status, newsletter=filters.newsletter)
     after = codec.decode(page.cursor, scope, (parse_int,)) if page.cursor else None
     rows = await service.list_subscribers(
-        session, status=filters.status, newsletter_id=await filters.newsletter_id(session),
-        after=after, limit=page.limit + 1,
+        session,
+        status=filters.status,
+        newsletter_id=await filters.newsletter_id(session),
+        after=after,
+        limit=page.limit + 1,
     )
     next_cursor = None
     if len(rows) > page.limit:
@@ -117,8 +138,10 @@ async def _csv_lines(
     "/export",
     summary="Export subscribers as CSV",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV with a header row."},
-               **problem_responses(401, 403, 422)},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV with a header row."},
+        **problem_responses(401, 403, 422),
+    },
 )
 async def export_subscribers(
     request: Request, session: SessionDep, _reader: SubscribersReader, filters: Filters
@@ -128,5 +151,8 @@ async def export_subscribers(
     return StreamingResponse(
         _csv_lines(request.app.state.sessionmaker, filters.status, newsletter_id),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": 'attachment; filename="subscribers.csv"',
+            "Cache-Control": "no-store",
+        },
     )

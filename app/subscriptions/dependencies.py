@@ -15,7 +15,10 @@ subscriber_bearer = HTTPBearer(
 )
 TokenQuery = Annotated[
     str | None,
-    Query(max_length=128, description="The token, for links in mail; `Authorization: Bearer` works too."),
+    Query(
+        max_length=128,
+        description="The token, for links in mail; `Authorization: Bearer` works too.",
+    ),
 ]
 
 
@@ -36,8 +39,11 @@ Limiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
 async def subscriber_from_token(
-    request: Request, session: SessionDep, credentials: HTTPAuthorizationCredentials | None,
-    token: str | None, purposes: tuple[str, ...],
+    request: Request,
+    session: SessionDep,
+    credentials: HTTPAuthorizationCredentials | None,
+    token: str | None,
+    purposes: tuple[str, ...],
 ) -> Subscriber:
     given = credentials.credentials if credentials else token
     if not given:

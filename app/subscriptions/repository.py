@@ -54,7 +54,12 @@ class SubscriberRepository:
         await self.session.flush()
 
     async def list(
-        self, *, status: str | None, newsletter_id: int | None, after: Sequence[Any] | None, limit: int
+        self,
+        *,
+        status: str | None,
+        newsletter_id: int | None,
+        after: Sequence[Any] | None,
+        limit: int,
     ) -> list[Subscriber]:
         statement = self.base_statement()
         if status is not None:
@@ -86,7 +91,10 @@ class TokenRepository:
     async def latest_unused_created_at(self, subscriber_id: int) -> datetime | None:
         statement = (
             select(ConfirmationToken.created_at)
-            .where(ConfirmationToken.subscriber_id == subscriber_id, col(ConfirmationToken.used_at).is_(None))
+            .where(
+                ConfirmationToken.subscriber_id == subscriber_id,
+                col(ConfirmationToken.used_at).is_(None),
+            )
             .order_by(col(ConfirmationToken.created_at).desc())
             .limit(1)
         )

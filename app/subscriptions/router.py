@@ -1,11 +1,11 @@
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
@@ -18,8 +18,8 @@ from app.subscriptions.dependencies import (
     Limiter,
     ManagingSubscriber,
     TokenQuery,
-    subscriber_from_token,
     subscriber_bearer,
+    subscriber_from_token,
 )
 from app.subscriptions.schemas import (
     ConfirmRequest,
@@ -28,6 +28,7 @@ from app.subscriptions.schemas import (
     SubscriptionConfirmed,
     SubscriptionRead,
     SubscriptionRequest,
+    UnsubscribeLink,
     UnsubscribeRequest,
 )
 from app.subscriptions.views import to_read
@@ -49,8 +50,11 @@ async def send_now(app: FastAPI, message_ids: list[int], now: datetime) -> None:
     """Best effort right after the response; the outbox keeps the mail for a deliverer otherwise."""
     try:
         await deliver_due(
-            app.state.sessionmaker, app.state.settings,
-            batch_size=len(message_ids), only_ids=message_ids, clock=lambda: now,
+            app.state.sessionmaker,
+            app.state.settings,
+            batch_size=len(message_ids),
+            only_ids=message_ids,
+            clock=lambda: now,
         )
     except Exception:  # the row stays queued; `tickerfeed newsletter deliver` retries it
         logger.warning("immediate delivery of %s failed", message_ids, exc_info=True)
@@ -65,14 +69,23 @@ async def send_now(app: FastAPI, message_ids: list[int], now: datetime) -> None:
     dependencies=[JSON_BODY],
 )
 async def create_subscription(
-    request: Request, session: SessionDep, data: SubscriptionRequest, client: ClientAddress,
-    limiter: Limiter, background: BackgroundTasks, now: Clock,
+    request: Request,
+    session: SessionDep,
+    data: SubscriptionRequest,
+    client: ClientAddress,
+    limiter: Limiter,
+    background: BackgroundTasks,
+    now: Clock,
 ) -> SubscriptionAccepted:
     """Starts a double opt-in: a confirmation link is mailed. The answer is the same for every address."""
     settings = request.app.state.settings
     await limiter.hit(settings.rate_limit_subscribe_per_client, "subscribe:client", client)
-    await limiter.hit(settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower())
-    message_id = await service.subscribe(session, data=data, client=client, settings=settings, now=now)
+    await limiter.hit(
+        settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower()
+    )
+    message_id = await service.subscribe(
+        session, data=data, client=client, settings=settings, now=now
+    )
     if message_id is not None and settings.send_mail_on_request:
         background.add_task(send_now, request.app, [message_id], now)
     return SubscriptionAccepted()
@@ -86,7 +99,12 @@ async def create_subscription(
     dependencies=[JSON_BODY],
 )
 async def confirm_subscription(
-    request: Request, session: SessionDep, data: ConfirmRequest, client: ClientAddress, limiter: Limiter, now: Clock
+    request: Request,
+    session: SessionDep,
+    data: ConfirmRequest,
+    client: ClientAddress,
+    limiter: Limiter,
+    now: Clock,
 ) -> SubscriptionConfirmed:
     """Activates the subscription with the token from the confirmation mail (single use, expiring)."""
     settings = request.app.state.settings
@@ -98,7 +116,10 @@ async def confirm_subscription(
 
 
 @router.get(
-    "/me", summary="Get my subscription", response_model=SubscriptionRead, responses=problem_responses(401, 422)
+    "/me",
+    summary="Get my subscription",
+    response_model=SubscriptionRead,
+    responses=problem_responses(401, 422),
 )
 async def get_my_subscription(subscriber: ManagingSubscriber) -> SubscriptionRead:
     """The subscriber's newsletters, followed tickers and authors, and status."""
@@ -113,10 +134,16 @@ async def get_my_subscription(subscriber: ManagingSubscriber) -> SubscriptionRea
     dependencies=[JSON_BODY],
 )
 async def update_my_subscription(
-    session: SessionDep, subscriber: ManagingSubscriber, data: PreferencesUpdate, client: ClientAddress, now: Clock
+    session: SessionDep,
+    subscriber: ManagingSubscriber,
+    data: PreferencesUpdate,
+    client: ClientAddress,
+    now: Clock,
 ) -> SubscriptionRead:
     """Changes newsletters, followed tickers (by symbol) or followed authors (by slug)."""
-    updated = await service.update_preferences(session, subscriber, data=data, client=client, now=now)
+    updated = await service.update_preferences(
+        session, subscriber, data=data, client=client, now=now
+    )
     return to_read(updated)
 
 
@@ -137,13 +164,12 @@ async def _token_from_body(request: Request) -> str | None:
         try:
             return UnsubscribeRequest.model_validate_json(body).token
         except ValidationError as exc:
-            raise InvalidFields.one(["body", "token"], "send a JSON object with the `token`") from exc
-    raise UnsupportedMediaType("Send `List-Unsubscribe=One-Click` as a form, or JSON with the token.")
-
-
-class UnsubscribeLink(BaseModel):
-    status: str
-    detail: str = "Nothing has changed. POST to this URL (RFC 8058 one-click) to unsubscribe."
+            raise InvalidFields.one(
+                ["body", "token"], "send a JSON object with the `token`"
+            ) from exc
+    raise UnsupportedMediaType(
+        "Send `List-Unsubscribe=One-Click` as a form, or JSON with the token."
+    )
 
 
 @router.post(
@@ -154,7 +180,10 @@ class UnsubscribeLink(BaseModel):
     openapi_extra={"requestBody": ONE_CLICK_BODY},
 )
 async def unsubscribe(
-    request: Request, session: SessionDep, client: ClientAddress, now: Clock,
+    request: Request,
+    session: SessionDep,
+    client: ClientAddress,
+    now: Clock,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(subscriber_bearer)],
     token: TokenQuery = None,
 ) -> SubscriptionRead:
@@ -173,7 +202,8 @@ async def unsubscribe(
     responses=problem_responses(401, 422),
 )
 async def check_unsubscribe_link(
-    request: Request, session: SessionDep,
+    request: Request,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(subscriber_bearer)],
     token: TokenQuery = None,
 ) -> UnsubscribeLink:
@@ -182,5 +212,3 @@ async def check_unsubscribe_link(
         request, session, credentials, token, (tokens.UNSUBSCRIBE, tokens.MANAGE)
     )
     return UnsubscribeLink(status=subscriber.status)
-
-

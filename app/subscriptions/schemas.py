@@ -11,7 +11,9 @@ SubscriberStatus = Literal["pending", "active", "unsubscribed"]
 
 def _one_mailbox(value: str) -> str:
     # CR/LF or several addresses would let a caller add headers or recipients to our mail.
-    if any(character in value for character in "\r\n,;<>") or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if any(character in value for character in "\r\n,;<>") or any(
+        ord(c) < 32 or ord(c) == 127 for c in value
+    ):
         raise ValueError("must be a single email address")
     try:
         info = validate_email(value, check_deliverability=False, allow_quoted_local=False)
@@ -20,8 +22,12 @@ def _one_mailbox(value: str) -> str:
     return info.normalized
 
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_one_mailbox)]
-NewsletterSlugs = Annotated[list[Annotated[Slug, Field(max_length=64)]], Field(min_length=1, max_length=20)]
+Email = Annotated[
+    str, StringConstraints(min_length=3, max_length=320), AfterValidator(_one_mailbox)
+]
+NewsletterSlugs = Annotated[
+    list[Annotated[Slug, Field(max_length=64)]], Field(min_length=1, max_length=20)
+]
 
 
 class SubscriptionRequest(BaseModel):
@@ -29,8 +35,12 @@ class SubscriptionRequest(BaseModel):
 
     email: Email
     newsletters: NewsletterSlugs = Field(examples=[["daily-headlines"]])
-    tickers: list[Symbol] = Field(default_factory=list, max_length=50, description="Followed first in each edition.")
-    authors: list[Slug] = Field(default_factory=list, max_length=50, description="Followed first in each edition.")
+    tickers: list[Symbol] = Field(
+        default_factory=list, max_length=50, description="Followed first in each edition."
+    )
+    authors: list[Slug] = Field(
+        default_factory=list, max_length=50, description="Followed first in each edition."
+    )
 
 
 class SubscriptionAccepted(BaseModel):
@@ -74,7 +84,9 @@ class SubscriptionRead(BaseModel):
 
 
 class SubscriptionConfirmed(SubscriptionRead):
-    manage_token: str = Field(description="Shown here and in each mail; use as `Authorization: Bearer`.")
+    manage_token: str = Field(
+        description="Shown here and in each mail; use as `Authorization: Bearer`."
+    )
 
 
 class ConsentRecord(BaseModel):
@@ -90,3 +102,10 @@ class SubscriberRead(SubscriptionRead):
     created_at: datetime
     updated_at: datetime
     consent: ConsentRecord
+
+
+class UnsubscribeLink(BaseModel):
+    """What a GET on an unsubscribe link answers: nothing changes until a POST."""
+
+    status: SubscriberStatus
+    detail: str = "Nothing has changed. POST to this URL (RFC 8058 one-click) to unsubscribe."

@@ -27,7 +27,9 @@ from app.subscriptions.repository import SubscriberRepository, TokenRepository
 from app.subscriptions.schemas import PreferencesUpdate, SubscriptionRequest
 
 
-async def _require_authors(session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]) -> list[Author]:
+async def _require_authors(
+    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
+) -> list[Author]:
     from app.authors import service as authors_service
 
     found: dict[str, Author] = {}
@@ -54,11 +56,17 @@ async def _preferences(
     from app.tickers import service as tickers_service
 
     return (
-        None if newsletters is None
-        else await newsletters_service.require_newsletters(session, newsletters, loc=["body", "newsletters"]),
-        None if tickers is None
+        None
+        if newsletters is None
+        else await newsletters_service.require_newsletters(
+            session, newsletters, loc=["body", "newsletters"]
+        ),
+        None
+        if tickers is None
         else await tickers_service.require_symbols(session, list(tickers), loc=["body", "tickers"]),
-        None if authors is None else await _require_authors(session, authors, loc=["body", "authors"]),
+        None
+        if authors is None
+        else await _require_authors(session, authors, loc=["body", "authors"]),
     )
 
 
@@ -89,27 +97,47 @@ def _apply_preferences(
         ]
 
 
-async def _record(session: AsyncSession, subscriber: Subscriber, kind: str, *, client: str | None,
-                  now: datetime, consent_version: str | None = None) -> None:
+async def _record(
+    session: AsyncSession,
+    subscriber: Subscriber,
+    kind: str,
+    *,
+    client: str | None,
+    now: datetime,
+    consent_version: str | None = None,
+) -> None:
     assert subscriber.id is not None
     await SubscriberRepository(session).add_event(
         SubscriberEvent(
-            subscriber_id=subscriber.id, kind=kind, occurred_at=now,
-            client_address=client, consent_version=consent_version,
+            subscriber_id=subscriber.id,
+            kind=kind,
+            occurred_at=now,
+            client_address=client,
+            consent_version=consent_version,
         )
     )
 
 
-async def _find_or_create(session: AsyncSession, email: str, *, settings: Settings, now: datetime) -> Subscriber:
+async def _find_or_create(
+    session: AsyncSession, email: str, *, settings: Settings, now: datetime
+) -> Subscriber:
     repository = SubscriberRepository(session)
     key = email.lower()
     existing = await repository.get_by_email_key(key)
     if existing is not None:
         return existing
     subscriber = Subscriber(
-        email=email, email_key=key, status="pending", token_nonce=tokens.new_nonce(),
-        requested_at=now, consent_version=settings.consent_text_version,
-        created_at=now, updated_at=now, newsletter_links=[], ticker_links=[], author_links=[],
+        email=email,
+        email_key=key,
+        status="pending",
+        token_nonce=tokens.new_nonce(),
+        requested_at=now,
+        consent_version=settings.consent_text_version,
+        created_at=now,
+        updated_at=now,
+        newsletter_links=[],
+        ticker_links=[],
+        author_links=[],
     )
     try:
         async with session.begin_nested():
@@ -124,7 +152,12 @@ async def _find_or_create(session: AsyncSession, email: str, *, settings: Settin
 
 
 async def subscribe(
-    session: AsyncSession, *, data: SubscriptionRequest, client: str | None, settings: Settings, now: datetime
+    session: AsyncSession,
+    *,
+    data: SubscriptionRequest,
+    client: str | None,
+    settings: Settings,
+    now: datetime,
 ) -> int | None:
     """Records the request; returns the outbox id of a confirmation mail to send, if one is due.
 
@@ -143,22 +176,40 @@ async def subscribe(
     subscriber.requested_at, subscriber.requested_from = now, client
     subscriber.consent_version, subscriber.updated_at = settings.consent_text_version, now
     await session.flush()
-    await _record(session, subscriber, "requested", client=client, now=now, consent_version=settings.consent_text_version)
-    return await _queue_confirmation(session, subscriber, newsletters or [], settings=settings, now=now)
+    await _record(
+        session,
+        subscriber,
+        "requested",
+        client=client,
+        now=now,
+        consent_version=settings.consent_text_version,
+    )
+    return await _queue_confirmation(
+        session, subscriber, newsletters or [], settings=settings, now=now
+    )
 
 
 async def _queue_confirmation(
-    session: AsyncSession, subscriber: Subscriber, newsletters: list[Newsletter], *, settings: Settings, now: datetime
+    session: AsyncSession,
+    subscriber: Subscriber,
+    newsletters: list[Newsletter],
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> int | None:
     assert subscriber.id is not None
     repository = TokenRepository(session)
     latest = await repository.latest_unused_created_at(subscriber.id)
-    if latest is not None and now - latest < timedelta(minutes=settings.confirmation_resend_minutes):
+    if latest is not None and now - latest < timedelta(
+        minutes=settings.confirmation_resend_minutes
+    ):
         return None  # one mail per window: repeated requests must not flood the inbox
     plaintext, token_hash = tokens.new_confirmation_token()
     ttl = timedelta(hours=settings.confirmation_token_ttl_hours)
     await repository.add(
-        ConfirmationToken(subscriber_id=subscriber.id, token_hash=token_hash, created_at=now, expires_at=now + ttl)
+        ConfirmationToken(
+            subscriber_id=subscriber.id, token_hash=token_hash, created_at=now, expires_at=now + ttl
+        )
     )
     mail = render_confirmation(
         newsletters,
@@ -166,17 +217,25 @@ async def _queue_confirmation(
         ttl_hours=settings.confirmation_token_ttl_hours,
     )
     message = await OutboxRepository(session).add_rendered(
-        kind="confirmation", subscriber_id=subscriber.id, subject=mail.subject,
-        text=mail.text, html=mail.html, now=now,
+        kind="confirmation",
+        subscriber_id=subscriber.id,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        now=now,
     )
     return message.id
 
 
-async def confirm(session: AsyncSession, *, token: str, client: str | None, now: datetime) -> Subscriber:
+async def confirm(
+    session: AsyncSession, *, token: str, client: str | None, now: datetime
+) -> Subscriber:
     repository = TokenRepository(session)
     found = await repository.get_by_hash(tokens.hash_token(token))
     if found is None:
-        raise InvalidToken("The confirmation token is not valid. Use the link from the latest mail.")
+        raise InvalidToken(
+            "The confirmation token is not valid. Use the link from the latest mail."
+        )
     if found.used_at is not None:
         raise UsedToken("The confirmation token has already been used.")
     if found.expires_at <= now:
@@ -189,7 +248,14 @@ async def confirm(session: AsyncSession, *, token: str, client: str | None, now:
     subscriber.confirmed_at, subscriber.confirmed_from = now, client
     subscriber.unsubscribed_at, subscriber.updated_at = None, now
     await session.flush()
-    await _record(session, subscriber, "confirmed", client=client, now=now, consent_version=subscriber.consent_version)
+    await _record(
+        session,
+        subscriber,
+        "confirmed",
+        client=client,
+        now=now,
+        consent_version=subscriber.consent_version,
+    )
     return subscriber
 
 
@@ -207,7 +273,12 @@ async def authenticate(
 
 
 async def update_preferences(
-    session: AsyncSession, subscriber: Subscriber, *, data: PreferencesUpdate, client: str | None, now: datetime
+    session: AsyncSession,
+    subscriber: Subscriber,
+    *,
+    data: PreferencesUpdate,
+    client: str | None,
+    now: datetime,
 ) -> Subscriber:
     if subscriber.status != "active":
         raise Conflict("This subscription is not active; subscribe again to receive newsletters.")
@@ -215,19 +286,31 @@ async def update_preferences(
     for name in ("newsletters", "tickers", "authors"):
         if name in changes and changes[name] is None:
             raise InvalidFields.one(["body", name], "cannot be null")
-    _apply_preferences(subscriber, *await _preferences(
-        session, newsletters=changes.get("newsletters"), tickers=changes.get("tickers"), authors=changes.get("authors")
-    ))
+    _apply_preferences(
+        subscriber,
+        *await _preferences(
+            session,
+            newsletters=changes.get("newsletters"),
+            tickers=changes.get("tickers"),
+            authors=changes.get("authors"),
+        ),
+    )
     subscriber.updated_at = now
     await session.flush()
     await _record(session, subscriber, "preferences_changed", client=client, now=now)
     return subscriber
 
 
-async def unsubscribe(session: AsyncSession, subscriber: Subscriber, *, client: str | None, now: datetime) -> Subscriber:
+async def unsubscribe(
+    session: AsyncSession, subscriber: Subscriber, *, client: str | None, now: datetime
+) -> Subscriber:
     """Idempotent: a second request changes nothing and records nothing."""
     if subscriber.status != "unsubscribed":
-        subscriber.status, subscriber.unsubscribed_at, subscriber.updated_at = "unsubscribed", now, now
+        subscriber.status, subscriber.unsubscribed_at, subscriber.updated_at = (
+            "unsubscribed",
+            now,
+            now,
+        )
         await session.flush()
         await _record(session, subscriber, "unsubscribed", client=client, now=now)
     return subscriber
@@ -238,7 +321,12 @@ async def load_subscribers(session: AsyncSession, ids: Sequence[int]) -> dict[in
 
 
 async def list_subscribers(
-    session: AsyncSession, *, status: str | None, newsletter_id: int | None, after: list[int] | None, limit: int
+    session: AsyncSession,
+    *,
+    status: str | None,
+    newsletter_id: int | None,
+    after: list[int] | None,
+    limit: int,
 ) -> list[Subscriber]:
     return await SubscriberRepository(session).list(
         status=status, newsletter_id=newsletter_id, after=after, limit=limit

@@ -31,6 +31,10 @@ def to_admin_read(subscriber: Subscriber) -> SubscriberRead:
     )
     return SubscriberRead.model_validate(
         _fields(subscriber)
-        | {"id": subscriber.id, "created_at": subscriber.created_at,
-           "updated_at": subscriber.updated_at, "consent": consent}
+        | {
+            "id": subscriber.id,
+            "created_at": subscriber.created_at,
+            "updated_at": subscriber.updated_at,
+            "consent": consent,
+        }
     )

@@ -40,23 +40,36 @@ async def committed(settings: Settings, smtp: SmtpServer) -> AsyncIterator[dict[
         async with makers() as session:
             newsletter = await create_newsletter(session, time_zone="UTC")
             author = await create_author(session)
-            article = await create_article(session, author=author, published_ago=timedelta(minutes=1), now=made["now"])
+            article = await create_article(
+                session, author=author, published_ago=timedelta(minutes=1), now=made["now"]
+            )
             subscribers = [
-                await create_subscriber(session, config, newsletters=[newsletter.slug]) for _ in range(SUBSCRIBERS)
+                await create_subscriber(session, config, newsletters=[newsletter.slug])
+                for _ in range(SUBSCRIBERS)
             ]
             made |= {
-                "newsletter": newsletter, "author_id": author.id, "article_id": article.id,
+                "newsletter": newsletter,
+                "author_id": author.id,
+                "article_id": article.id,
                 "subscriber_ids": [s.id for s in subscribers],
             }
         yield made
     finally:
         async with makers() as session:
             if "subscriber_ids" in made:
-                await session.exec(delete(OutboundEmail).where(col(OutboundEmail.subscriber_id).in_(made["subscriber_ids"])))  # type: ignore[call-overload]
-                await session.exec(delete(Subscriber).where(col(Subscriber.id).in_(made["subscriber_ids"])))  # type: ignore[call-overload]
+                await session.exec(
+                    delete(OutboundEmail).where(
+                        col(OutboundEmail.subscriber_id).in_(made["subscriber_ids"])
+                    )
+                )  # type: ignore[call-overload]
+                await session.exec(
+                    delete(Subscriber).where(col(Subscriber.id).in_(made["subscriber_ids"]))
+                )  # type: ignore[call-overload]
                 await session.exec(delete(Article).where(col(Article.id) == made["article_id"]))  # type: ignore[call-overload]
                 await session.exec(delete(Author).where(col(Author.id) == made["author_id"]))  # type: ignore[call-overload]
-                await session.exec(delete(Newsletter).where(col(Newsletter.id) == made["newsletter"].id))  # type: ignore[call-overload]
+                await session.exec(
+                    delete(Newsletter).where(col(Newsletter.id) == made["newsletter"].id)
+                )  # type: ignore[call-overload]
             await session.commit()
         await engine.dispose()
 
@@ -64,8 +77,12 @@ async def committed(settings: Settings, smtp: SmtpServer) -> AsyncIterator[dict[
 async def queue_once(makers: async_sessionmaker[AsyncSession], made: dict[str, Any]) -> int:
     async with makers() as session, session.begin():
         _, _, queued = await sending.queue_edition(
-            session, slug=made["newsletter"].slug, day=made["now"].date().isoformat(),
-            allow_empty=False, settings=made["settings"], now=made["now"],
+            session,
+            slug=made["newsletter"].slug,
+            day=made["now"].date().isoformat(),
+            allow_empty=False,
+            settings=made["settings"],
+            now=made["now"],
         )
         return queued
 
@@ -84,11 +101,17 @@ class TestConcurrentSends:
 
         assert sum(queued) == SUBSCRIBERS
         assert sum(report.sent for report in reports) == SUBSCRIBERS
-        assert all(report.sent > 0 for report in reports), "both deliverers should have taken a share"
+        assert all(report.sent > 0 for report in reports), (
+            "both deliverers should have taken a share"
+        )
         recipients = Counter(mail["To"] for mail in smtp.messages)
         assert len(recipients) == SUBSCRIBERS and set(recipients.values()) == {1}
         async with makers() as session:
-            rows = (await session.exec(
-                select(OutboundEmail.status).where(col(OutboundEmail.subscriber_id).in_(committed["subscriber_ids"]))
-            )).all()
+            rows = (
+                await session.exec(
+                    select(OutboundEmail.status).where(
+                        col(OutboundEmail.subscriber_id).in_(committed["subscriber_ids"])
+                    )
+                )
+            ).all()
         assert Counter(rows) == {"sent": SUBSCRIBERS}

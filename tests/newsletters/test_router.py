@@ -12,8 +12,12 @@ pytestmark = pytest.mark.asyncio
 
 
 class TestNewsletters:
-    async def test_lists_and_gets_by_slug(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
-        await create_newsletter(session, slug="daily-headlines", name="Daily Headlines", time_zone="America/New_York")
+    async def test_lists_and_gets_by_slug(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_newsletter(
+            session, slug="daily-headlines", name="Daily Headlines", time_zone="America/New_York"
+        )
 
         listed = await client.get("/v1/newsletters")
         one = await client.get("/v1/newsletters/daily-headlines")
@@ -21,8 +25,13 @@ class TestNewsletters:
         assert listed.status_code == one.status_code == 200
         assert [item["slug"] for item in listed.json()["items"]] == ["daily-headlines"]
         assert one.json() | {"id": 0, "created_at": ""} == {
-            "id": 0, "slug": "daily-headlines", "name": "Daily Headlines", "description": "",
-            "time_zone": "America/New_York", "send_hour": 7, "created_at": "",
+            "id": 0,
+            "slug": "daily-headlines",
+            "name": "Daily Headlines",
+            "description": "",
+            "time_zone": "America/New_York",
+            "send_hour": 7,
+            "created_at": "",
         }
 
     async def test_unknown_slug_is_a_404(self, client: httpx.AsyncClient) -> None:
@@ -32,7 +41,12 @@ class TestNewsletters:
 
 
 class TestCreateNewsletter:
-    BODY = {"slug": "crypto-weekly", "name": "Crypto Weekly", "time_zone": "Europe/Berlin", "send_hour": 8}
+    BODY = {
+        "slug": "crypto-weekly",
+        "name": "Crypto Weekly",
+        "time_zone": "Europe/Berlin",
+        "send_hour": 8,
+    }
 
     async def test_admin_creates(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         response = await client.post("/v1/newsletters", json=self.BODY, headers=admin)
@@ -42,15 +56,27 @@ class TestCreateNewsletter:
 
     async def test_needs_admin(self, client: httpx.AsyncClient, writer: dict[str, str]) -> None:
         assert (await client.post("/v1/newsletters", json=self.BODY)).status_code == 401
-        assert (await client.post("/v1/newsletters", json=self.BODY, headers=writer)).status_code == 403
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY, headers=writer)
+        ).status_code == 403
 
-    async def test_refuses_a_duplicate_slug(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    async def test_refuses_a_duplicate_slug(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
         await client.post("/v1/newsletters", json=self.BODY, headers=admin)
-        assert (await client.post("/v1/newsletters", json=self.BODY, headers=admin)).status_code == 409
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY, headers=admin)
+        ).status_code == 409
 
-    @pytest.mark.parametrize("change", [{"time_zone": "Mars/Olympus"}, {"send_hour": 24}, {"slug": "Bad Slug"}])
-    async def test_validates(self, client: httpx.AsyncClient, admin: dict[str, str], change: dict[str, Any]) -> None:
-        assert (await client.post("/v1/newsletters", json=self.BODY | change, headers=admin)).status_code == 422
+    @pytest.mark.parametrize(
+        "change", [{"time_zone": "Mars/Olympus"}, {"send_hour": 24}, {"slug": "Bad Slug"}]
+    )
+    async def test_validates(
+        self, client: httpx.AsyncClient, admin: dict[str, str], change: dict[str, Any]
+    ) -> None:
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY | change, headers=admin)
+        ).status_code == 422
 
 
 class TestGetEdition:
@@ -68,8 +94,12 @@ class TestGetEdition:
             "after": datetime(2026, 11, 20, 5, 0, tzinfo=UTC),
         }
         for slug, published_at in at.items():
-            await create_article(session, author=author, slug=slug, published_at=published_at, now=clock.now)
-        await create_article(session, author=author, slug="draft", status="draft", published_ago=None, now=clock.now)
+            await create_article(
+                session, author=author, slug=slug, published_at=published_at, now=clock.now
+            )
+        await create_article(
+            session, author=author, slug="draft", status="draft", published_ago=None, now=clock.now
+        )
 
         response = await client.get("/v1/newsletters/ny/editions/2026-11-19")
 
@@ -86,15 +116,25 @@ class TestGetEdition:
         clock.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
         await create_newsletter(session, slug="utc")
         author = await create_author(session)
-        await create_article(session, author=author, slug="due", published_ago=timedelta(hours=1), now=clock.now)
-        await create_article(session, author=author, slug="scheduled", published_ago=timedelta(hours=-1), now=clock.now)
+        await create_article(
+            session, author=author, slug="due", published_ago=timedelta(hours=1), now=clock.now
+        )
+        await create_article(
+            session,
+            author=author,
+            slug="scheduled",
+            published_ago=timedelta(hours=-1),
+            now=clock.now,
+        )
 
         response = await client.get("/v1/newsletters/utc/editions/2026-11-20")
 
         assert [card["slug"] for card in response.json()["articles"]] == ["due"]
 
     @pytest.mark.parametrize("day", ["2026-02-30", "20261120", "1700000000", "2026-11-20T00:00"])
-    async def test_refuses_what_is_not_a_date(self, client: httpx.AsyncClient, session: AsyncSession, day: str) -> None:
+    async def test_refuses_what_is_not_a_date(
+        self, client: httpx.AsyncClient, session: AsyncSession, day: str
+    ) -> None:
         await create_newsletter(session, slug="utc")
         response = await client.get(f"/v1/newsletters/utc/editions/{day}")
         assert response.status_code == 422

@@ -28,16 +28,39 @@ async def edition(app: Any, session: AsyncSession, clock: Any) -> dict[str, Any]
     await create_newsletter(session, slug="weekly", name="Weekly", time_zone="UTC")
     await create_ticker(session, "NVDA")
     author = await create_author(session)
-    await create_article(session, author=author, slug="nvda-story", title="NVDA story", tickers=["NVDA"],
-                         published_ago=timedelta(hours=3), now=clock.now)
-    await create_article(session, author=author, slug="newer-story", title="Newer story",
-                         published_ago=timedelta(hours=1), now=clock.now)
+    await create_article(
+        session,
+        author=author,
+        slug="nvda-story",
+        title="NVDA story",
+        tickers=["NVDA"],
+        published_ago=timedelta(hours=3),
+        now=clock.now,
+    )
+    await create_article(
+        session,
+        author=author,
+        slug="newer-story",
+        title="Newer story",
+        published_ago=timedelta(hours=1),
+        now=clock.now,
+    )
     people = {
-        "follower": await create_subscriber(session, settings, newsletters=["daily"], email="f@example.com", tickers=["NVDA"]),
-        "reader": await create_subscriber(session, settings, newsletters=["daily", "weekly"], email="r@example.com"),
-        "weekly": await create_subscriber(session, settings, newsletters=["weekly"], email="w@example.com"),
-        "pending": await create_subscriber(session, settings, newsletters=["daily"], email="p@example.com", status="pending"),
-        "gone": await create_subscriber(session, settings, newsletters=["daily"], email="g@example.com", status="unsubscribed"),
+        "follower": await create_subscriber(
+            session, settings, newsletters=["daily"], email="f@example.com", tickers=["NVDA"]
+        ),
+        "reader": await create_subscriber(
+            session, settings, newsletters=["daily", "weekly"], email="r@example.com"
+        ),
+        "weekly": await create_subscriber(
+            session, settings, newsletters=["weekly"], email="w@example.com"
+        ),
+        "pending": await create_subscriber(
+            session, settings, newsletters=["daily"], email="p@example.com", status="pending"
+        ),
+        "gone": await create_subscriber(
+            session, settings, newsletters=["daily"], email="g@example.com", status="unsubscribed"
+        ),
     }
     return {"people": people, "day": clock.now.date().isoformat()}
 
@@ -51,7 +74,9 @@ async def queue(session: AsyncSession, app: Any, clock: Any, day: str, slug: str
 
 
 async def statuses(session: AsyncSession) -> list[tuple[str, int]]:
-    rows = await session.exec(select(OutboundEmail.status, OutboundEmail.attempts).order_by(OutboundEmail.id))
+    rows = await session.exec(
+        select(OutboundEmail.status, OutboundEmail.attempts).order_by(OutboundEmail.id)
+    )
     return list(rows.all())
 
 
@@ -65,7 +90,9 @@ class TestSendEdition:
         assert (report.sent, report.retried, report.failed) == (2, 0, 0)
         assert sorted(mail["To"] for mail in smtp.messages) == ["f@example.com", "r@example.com"]
         for mail in smtp.messages:
-            assert mail["List-Unsubscribe"].startswith("<https://api.news.example/v1/subscriptions/unsubscribe?token=")
+            assert mail["List-Unsubscribe"].startswith(
+                "<https://api.news.example/v1/subscriptions/unsubscribe?token="
+            )
             assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert mail.get_body(preferencelist=("html",)) is not None
         assert await statuses(session) == [("sent", 1), ("sent", 1)]
@@ -82,7 +109,12 @@ class TestSendEdition:
         assert reader.index("Newer story") < reader.index("NVDA story")
 
     async def test_the_one_click_header_unsubscribes(
-        self, app: Any, client: httpx.AsyncClient, session: AsyncSession, smtp: SmtpServer, clock: Any,
+        self,
+        app: Any,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        smtp: SmtpServer,
+        clock: Any,
         edition: dict[str, Any],
     ) -> None:
         await queue(session, app, clock, edition["day"])

@@ -20,8 +20,15 @@ async def daily(session: AsyncSession) -> Any:
     return await create_newsletter(session, slug="daily", name="Daily")
 
 
-def limited_app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any, smtp: SmtpServer,
-                prefix: str, **limits: Any) -> Any:
+def limited_app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: Any,
+    clock: Any,
+    smtp: SmtpServer,
+    prefix: str,
+    **limits: Any,
+) -> Any:
     values = {"redis_url": redis_url(), "rate_limit_prefix": prefix, "send_mail_on_request": False}
     return build_app(mail_settings(settings, smtp, **values | limits), engine, sessionmaker, clock)
 
@@ -32,8 +39,14 @@ def client_for(app: Any, peer: str = "127.0.0.1") -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def make_app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any, smtp: SmtpServer,
-             limiter_prefix: str) -> Any:
+def make_app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: Any,
+    clock: Any,
+    smtp: SmtpServer,
+    limiter_prefix: str,
+) -> Any:
     def make(**limits: Any) -> Any:
         return limited_app(settings, engine, sessionmaker, clock, smtp, limiter_prefix, **limits)
 
@@ -60,18 +73,30 @@ class TestSubscribeLimits:
         answers = []
         for peer in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
             async with client_for(app, peer) as client:
-                answers.append(await subscribe(client, "Target@Example.com" if peer.endswith("3") else "target@example.com"))
+                answers.append(
+                    await subscribe(
+                        client, "Target@Example.com" if peer.endswith("3") else "target@example.com"
+                    )
+                )
 
         assert [answer.status_code for answer in answers] == [202, 202, 429]
         assert int(answers[-1].headers["retry-after"]) > 60
 
-    async def test_a_second_process_shares_the_counters_when_redis_is_configured(self, make_app: Any) -> None:
+    async def test_a_second_process_shares_the_counters_when_redis_is_configured(
+        self, make_app: Any
+    ) -> None:
         if redis_url() is None:
             pytest.skip("in-process limits on the embedded SQLite setup")
-        first, second = make_app(rate_limit_subscribe_per_client="2/minute"), make_app(rate_limit_subscribe_per_client="2/minute")
+        first, second = (
+            make_app(rate_limit_subscribe_per_client="2/minute"),
+            make_app(rate_limit_subscribe_per_client="2/minute"),
+        )
         async with client_for(first) as one, client_for(second) as two:
-            answers = [await subscribe(one, "a@example.com"), await subscribe(two, "b@example.com"),
-                       await subscribe(one, "c@example.com")]
+            answers = [
+                await subscribe(one, "a@example.com"),
+                await subscribe(two, "b@example.com"),
+                await subscribe(one, "c@example.com"),
+            ]
 
         assert [answer.status_code for answer in answers] == [202, 202, 429]
 
@@ -121,7 +146,10 @@ class TestConfirmLimits:
     async def test_limits_each_client_address(self, make_app: Any) -> None:
         app = make_app(rate_limit_confirm_per_client="2/minute")
         async with client_for(app) as client:
-            answers = [await client.post("/v1/subscriptions/confirm", json={"token": f"guess{n}"}) for n in range(3)]
+            answers = [
+                await client.post("/v1/subscriptions/confirm", json={"token": f"guess{n}"})
+                for n in range(3)
+            ]
 
         assert [answer.status_code for answer in answers] == [400, 400, 429]
         assert "retry-after" in answers[-1].headers

@@ -48,7 +48,9 @@ class TestSubscribe:
             "unsubscribed_at": None,
             "manage_token": ANY,
         }
-        me = await client.get("/v1/subscriptions/me", headers={"Authorization": f"Bearer {body['manage_token']}"})
+        me = await client.get(
+            "/v1/subscriptions/me", headers={"Authorization": f"Bearer {body['manage_token']}"}
+        )
         assert me.status_code == 200 and me.json()["status"] == "active"
 
     async def test_answers_byte_identically_for_new_pending_active_and_unsubscribed(
@@ -57,13 +59,19 @@ class TestSubscribe:
         confirmed = await confirm_by_mail(client, smtp, "active@example.com")
         await confirm_by_mail(client, smtp, "gone@example.com")
         await client.post(
-            "/v1/subscriptions/unsubscribe", json={"token": confirmed["manage_token"]},
+            "/v1/subscriptions/unsubscribe",
+            json={"token": confirmed["manage_token"]},
         )
         await subscribe(client, "pending@example.com")
 
         answers = [
             await subscribe(client, address)
-            for address in ("new@example.com", "pending@example.com", "active@example.com", "gone@example.com")
+            for address in (
+                "new@example.com",
+                "pending@example.com",
+                "active@example.com",
+                "gone@example.com",
+            )
         ]
         assert {answer.status_code for answer in answers} == {202}
         assert len({answer.content for answer in answers}) == 1
@@ -93,14 +101,23 @@ class TestSubscribe:
         assert response.json()["errors"][0]["loc"] == ["body", "email"]
         assert smtp.messages == []
 
-    async def test_names_unknown_newsletters_tickers_and_authors(self, client: httpx.AsyncClient) -> None:
+    async def test_names_unknown_newsletters_tickers_and_authors(
+        self, client: httpx.AsyncClient
+    ) -> None:
         response = await client.post(
             "/v1/subscriptions",
-            json={"email": "a@example.com", "newsletters": ["daily", "nope"], "tickers": ["ZZZZ"], "authors": ["nobody"]},
+            json={
+                "email": "a@example.com",
+                "newsletters": ["daily", "nope"],
+                "tickers": ["ZZZZ"],
+                "authors": ["nobody"],
+            },
         )
 
         assert response.status_code == 422
-        assert response.json()["errors"] == [{"loc": ["body", "newsletters", 1], "msg": "unknown newsletter 'nope'"}]
+        assert response.json()["errors"] == [
+            {"loc": ["body", "newsletters", 1], "msg": "unknown newsletter 'nope'"}
+        ]
 
     async def test_sends_one_confirmation_per_window_however_often_asked(
         self, client: httpx.AsyncClient, smtp: SmtpServer, clock: Any
@@ -137,30 +154,43 @@ class TestConfirm:
         assert response.status_code == 400
         assert response.json()["type"] == "/problems/invalid-token"
 
-    async def test_refuses_a_reused_token(self, client: httpx.AsyncClient, smtp: SmtpServer) -> None:
+    async def test_refuses_a_reused_token(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
         await subscribe(client, "twice@example.com")
         token = link_token(smtp.messages[0])
-        assert (await client.post("/v1/subscriptions/confirm", json={"token": token})).status_code == 200
+        assert (
+            await client.post("/v1/subscriptions/confirm", json={"token": token})
+        ).status_code == 200
 
         again = await client.post("/v1/subscriptions/confirm", json={"token": token})
         assert again.status_code == 409
         assert again.json()["type"] == "/problems/used-token"
 
-    async def test_refuses_an_expired_token(self, client: httpx.AsyncClient, smtp: SmtpServer, clock: Any) -> None:
+    async def test_refuses_an_expired_token(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, clock: Any
+    ) -> None:
         await subscribe(client, "late@example.com")
         clock.now += timedelta(hours=48, seconds=1)
 
-        response = await client.post("/v1/subscriptions/confirm", json={"token": link_token(smtp.messages[0])})
+        response = await client.post(
+            "/v1/subscriptions/confirm", json={"token": link_token(smtp.messages[0])}
+        )
 
         assert response.status_code == 410
         assert response.json()["type"] == "/problems/expired-token"
 
     async def test_keeps_a_consent_record(
-        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, admin: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        smtp: SmtpServer,
+        session: AsyncSession,
+        admin: dict[str, str],
     ) -> None:
         await subscribe(client, "dpo@example.com")
         await client.post(
-            "/v1/subscriptions/confirm", json={"token": link_token(smtp.messages[0])},
+            "/v1/subscriptions/confirm",
+            json={"token": link_token(smtp.messages[0])},
         )
 
         listed = await client.get("/v1/subscribers", headers=admin)
@@ -172,21 +202,30 @@ class TestConfirm:
             "confirmed_from": "127.0.0.1",
             "consent_version": "2026-11-01",
         }
-        kinds = (await session.exec(select(SubscriberEvent.kind).order_by(col(SubscriberEvent.id)))).all()
+        kinds = (
+            await session.exec(select(SubscriberEvent.kind).order_by(col(SubscriberEvent.id)))
+        ).all()
         assert kinds == ["requested", "confirmed"]
 
 
 class TestManage:
-    async def test_reads_with_bearer_or_query_token(self, client: httpx.AsyncClient, smtp: SmtpServer) -> None:
+    async def test_reads_with_bearer_or_query_token(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
         token = (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"]
 
-        by_header = await client.get("/v1/subscriptions/me", headers={"Authorization": f"Bearer {token}"})
+        by_header = await client.get(
+            "/v1/subscriptions/me", headers={"Authorization": f"Bearer {token}"}
+        )
         by_query = await client.get("/v1/subscriptions/me", params={"token": token})
 
         assert by_header.status_code == by_query.status_code == 200
         assert by_header.json() == by_query.json()
 
-    @pytest.mark.parametrize("token", ["1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage", "999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+    @pytest.mark.parametrize(
+        "token",
+        ["1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage", "999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],
+    )
     async def test_refuses_forged_tokens(self, client: httpx.AsyncClient, token: str) -> None:
         response = await client.get("/v1/subscriptions/me", params={"token": token})
 
@@ -204,7 +243,9 @@ class TestManage:
         token = (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"]
 
         response = await client.patch(
-            "/v1/subscriptions/me", params={"token": token}, json={"tickers": ["btc"], "authors": [author.slug]}
+            "/v1/subscriptions/me",
+            params={"token": token},
+            json={"tickers": ["btc"], "authors": [author.slug]},
         )
 
         assert response.status_code == 200
@@ -215,16 +256,26 @@ class TestManage:
     async def test_names_unknown_symbols(self, client: httpx.AsyncClient, smtp: SmtpServer) -> None:
         token = (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"]
 
-        response = await client.patch("/v1/subscriptions/me", params={"token": token}, json={"tickers": ["NOPE"]})
+        response = await client.patch(
+            "/v1/subscriptions/me", params={"token": token}, json={"tickers": ["NOPE"]}
+        )
 
         assert response.status_code == 422
-        assert response.json()["errors"] == [{"loc": ["body", "tickers", 0], "msg": "unknown ticker symbol 'NOPE'"}]
+        assert response.json()["errors"] == [
+            {"loc": ["body", "tickers", 0], "msg": "unknown ticker symbol 'NOPE'"}
+        ]
 
     async def test_an_unsubscribe_token_cannot_manage(
         self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession
     ) -> None:
-        subscriber_id = int((await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"].split(".")[0])
+        subscriber_id = int(
+            (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"].split(".")[0]
+        )
         subscriber = await session.get_one(Subscriber, subscriber_id)
-        leave = tokens.sign("test-secret", tokens.UNSUBSCRIBE, subscriber_id, subscriber.token_nonce)
+        leave = tokens.sign(
+            "test-secret", tokens.UNSUBSCRIBE, subscriber_id, subscriber.token_nonce
+        )
 
-        assert (await client.get("/v1/subscriptions/me", params={"token": leave})).status_code == 401
+        assert (
+            await client.get("/v1/subscriptions/me", params={"token": leave})
+        ).status_code == 401

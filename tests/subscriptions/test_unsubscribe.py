@@ -20,7 +20,9 @@ async def daily(session: AsyncSession) -> Any:
     return await create_newsletter(session, slug="daily", name="Daily")
 
 
-async def unsubscribe_token(client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession) -> str:
+async def unsubscribe_token(
+    client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession
+) -> str:
     manage = (await confirm_by_mail(client, smtp, "leaver@example.com"))["manage_token"]
     subscriber = await session.get_one(Subscriber, int(manage.split(".")[0]))
     return tokens.sign("test-secret", tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce)  # type: ignore[arg-type]
@@ -32,7 +34,9 @@ class TestUnsubscribe:
     ) -> None:
         token = await unsubscribe_token(client, smtp, session)
 
-        response = await client.post("/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK)
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK
+        )
 
         assert response.status_code == 200
         assert response.json()["status"] == "unsubscribed"
@@ -43,16 +47,24 @@ class TestUnsubscribe:
     ) -> None:
         token = await unsubscribe_token(client, smtp, session)
 
-        first = await client.post("/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK)
-        second = await client.post("/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK)
+        first = await client.post(
+            "/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK
+        )
+        second = await client.post(
+            "/v1/subscriptions/unsubscribe", params={"token": token}, data=ONE_CLICK
+        )
 
         assert first.status_code == second.status_code == 200
         assert first.json() == second.json()
-        kinds = (await session.exec(select(SubscriberEvent.kind).order_by(col(SubscriberEvent.id)))).all()
+        kinds = (
+            await session.exec(select(SubscriberEvent.kind).order_by(col(SubscriberEvent.id)))
+        ).all()
         assert kinds == ["requested", "confirmed", "unsubscribed"]
         assert (await session.exec(select(Subscriber.email))).all() == ["leaver@example.com"]
 
-    async def test_accepts_json_with_the_manage_token(self, client: httpx.AsyncClient, smtp: SmtpServer) -> None:
+    async def test_accepts_json_with_the_manage_token(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
         manage = (await confirm_by_mail(client, smtp, "json@example.com"))["manage_token"]
 
         response = await client.post("/v1/subscriptions/unsubscribe", json={"token": manage})
@@ -80,12 +92,19 @@ class TestUnsubscribe:
         [({"List-Unsubscribe": "Maybe"}, 422), ({}, 422)],
     )
     async def test_refuses_a_form_without_one_click(
-        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, body: dict[str, str], status: int
+        self,
+        client: httpx.AsyncClient,
+        smtp: SmtpServer,
+        session: AsyncSession,
+        body: dict[str, str],
+        status: int,
     ) -> None:
         token = await unsubscribe_token(client, smtp, session)
 
         response = await client.post(
-            "/v1/subscriptions/unsubscribe", params={"token": token}, data=body,
+            "/v1/subscriptions/unsubscribe",
+            params={"token": token},
+            data=body,
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
 
@@ -93,7 +112,9 @@ class TestUnsubscribe:
 
     async def test_refuses_a_forged_token(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
-            "/v1/subscriptions/unsubscribe", params={"token": "1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, data=ONE_CLICK
+            "/v1/subscriptions/unsubscribe",
+            params={"token": "1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+            data=ONE_CLICK,
         )
 
         assert response.status_code == 401
@@ -101,7 +122,9 @@ class TestUnsubscribe:
 
     async def test_refuses_other_media_types(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
-            "/v1/subscriptions/unsubscribe", content=b"hello", headers={"Content-Type": "text/plain"}
+            "/v1/subscriptions/unsubscribe",
+            content=b"hello",
+            headers={"Content-Type": "text/plain"},
         )
 
         assert response.status_code == 415
