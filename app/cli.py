@@ -181,6 +181,8 @@ def newsletter_queue(slug: str, day: str | None, allow_empty: bool) -> None:
     """Queue an edition for every confirmed subscriber; running it again queues nobody twice."""
     edition, articles, queued = _queue(slug, day, allow_empty)
     click.echo(f"{edition}: {articles} articles, {queued} messages queued")
+    if articles == 0 and not allow_empty:
+        click.echo("no articles that day: nothing queued (pick another --date, or --allow-empty)")
 
 
 @newsletter.command("deliver")
