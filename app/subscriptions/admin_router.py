@@ -18,10 +18,11 @@ from app.models import ApiKey
 from app.pagination import Page, PageParams, filter_scope, parse_int, set_next_link
 from app.problems import problem_responses
 from app.subscriptions import service
+from app.subscriptions.dependencies import PRIVATE
 from app.subscriptions.schemas import SubscriberRead, SubscriberStatus
 from app.subscriptions.views import to_admin_read
 
-router = APIRouter(prefix="/v1/subscribers", tags=["Subscribers"])
+router = APIRouter(prefix="/v1/subscribers", tags=["Subscribers"], dependencies=[PRIVATE])
 SubscribersReader = Annotated[ApiKey, Depends(require_scope(Scope.SUBSCRIBERS_READ))]
 EXPORT_BATCH = 500
 CSV_COLUMNS = [

@@ -16,6 +16,7 @@ from app.subscriptions import service, tokens
 from app.subscriptions.dependencies import (
     ClientAddress,
     Limiter,
+    PRIVATE,
     ManagingSubscriber,
     TokenQuery,
     subscriber_bearer,
@@ -33,7 +34,7 @@ from app.subscriptions.schemas import (
 )
 from app.subscriptions.views import to_read
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["Subscriptions"])
+router = APIRouter(prefix="/v1/subscriptions", tags=["Subscriptions"], dependencies=[PRIVATE])
 Clock = Annotated[datetime, Depends(get_clock)]
 logger = logging.getLogger("tickerfeed.mail")
 ONE_CLICK_BODY = {

@@ -279,3 +279,12 @@ class TestManage:
         assert (
             await client.get("/v1/subscriptions/me", params={"token": leave})
         ).status_code == 401
+
+
+class TestPrivacy:
+    async def test_personal_answers_are_not_cached(self, client: httpx.AsyncClient, smtp: SmtpServer) -> None:
+        token = (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"]
+
+        me = await client.get("/v1/subscriptions/me", params={"token": token})
+
+        assert me.headers["cache-control"] == "no-store"
