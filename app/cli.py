@@ -149,20 +149,30 @@ def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int
         raise click.ClickException(problem.detail) from problem
 
 
-def _deliver(batch_size: int, concurrency: int) -> Any:
+def _deliver(batch_size: int, concurrency: int, watch: float | None = None) -> Any:
     from app.mail.delivery import deliver_due
 
     async def run() -> Any:
         settings = get_settings()
         engine = create_engine(settings)
         try:
-            return await deliver_due(
-                create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
-            )
+            while True:
+                report = await deliver_due(
+                    create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
+                )
+                if watch is None:
+                    return report
+                if report.sent or report.retried or report.failed:
+                    click.echo(_summary(report))
+                await asyncio.sleep(watch)
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def _summary(report: Any) -> str:
+    return f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, skipped {report.skipped}"
 
 
 DAY_OPTION = click.option("--date", "day", help="YYYY-MM-DD in the newsletter's time zone; default today.")
@@ -188,10 +198,13 @@ def newsletter_queue(slug: str, day: str | None, allow_empty: bool) -> None:
 @newsletter.command("deliver")
 @BATCH_OPTION
 @CONCURRENCY_OPTION
-def newsletter_deliver(batch_size: int, concurrency: int) -> None:
-    """Send every due message in the outbox (editions and confirmations), then exit."""
-    report = _deliver(batch_size, concurrency)
-    click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, skipped {report.skipped}")
+@click.option(
+    "--watch", type=click.FloatRange(min=1), metavar="SECONDS",
+    help="Keep running, looking for due mail every SECONDS (a worker); several may run at once.",
+)
+def newsletter_deliver(batch_size: int, concurrency: int, watch: float | None) -> None:
+    """Send every due message in the outbox (editions, confirmations, retries), then exit."""
+    click.echo(_summary(_deliver(batch_size, concurrency, watch)))
 
 
 @newsletter.command("send")
@@ -203,4 +216,4 @@ def newsletter_deliver(batch_size: int, concurrency: int) -> None:
 def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: int, concurrency: int) -> None:
     """Queue an edition, then deliver everything due."""
     newsletter_queue.callback(slug, day, allow_empty)  # type: ignore[misc]
-    newsletter_deliver.callback(batch_size, concurrency)  # type: ignore[misc]
+    newsletter_deliver.callback(batch_size, concurrency, None)  # type: ignore[misc]
