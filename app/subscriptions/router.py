@@ -14,9 +14,9 @@ from app.models import Subscriber
 from app.problems import InvalidFields, UnsupportedMediaType, problem_responses
 from app.subscriptions import service, tokens
 from app.subscriptions.dependencies import (
+    PRIVATE,
     ClientAddress,
     Limiter,
-    PRIVATE,
     ManagingSubscriber,
     TokenQuery,
     subscriber_bearer,

@@ -9,92 +9,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.mail.outbox import OutboxRepository
 from app.mail.rendering import render_confirmation
 from app.models import (
-    Author,
     ConfirmationToken,
     Newsletter,
     Subscriber,
-    SubscriberAuthor,
     SubscriberEvent,
-    SubscriberNewsletter,
-    SubscriberTicker,
-    Ticker,
 )
 from app.problems import Conflict, InvalidFields, Unauthorized
 from app.settings import Settings
-from app.subscriptions import tokens
+from app.subscriptions import preferences, tokens
 from app.subscriptions.problems import ExpiredToken, InvalidToken, UsedToken
 from app.subscriptions.repository import SubscriberRepository, TokenRepository
 from app.subscriptions.schemas import PreferencesUpdate, SubscriptionRequest
-
-
-async def _require_authors(
-    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
-) -> list[Author]:
-    from app.authors import service as authors_service
-
-    found: dict[str, Author] = {}
-    errors = []
-    for index, slug in enumerate(slugs):
-        author = found.get(slug) or await authors_service.find_author(session, slug)
-        if author is None:
-            errors.append(InvalidFields.one([*loc, index], f"unknown author '{slug}'").errors[0])
-        else:
-            found[slug] = author
-    if errors:
-        raise InvalidFields(errors)
-    return list(found.values())
-
-
-async def _preferences(
-    session: AsyncSession,
-    *,
-    newsletters: Sequence[str] | None,
-    tickers: Sequence[str] | None,
-    authors: Sequence[str] | None,
-) -> tuple[list[Newsletter] | None, list[Ticker] | None, list[Author] | None]:
-    from app.newsletters import service as newsletters_service
-    from app.tickers import service as tickers_service
-
-    return (
-        None
-        if newsletters is None
-        else await newsletters_service.require_newsletters(
-            session, newsletters, loc=["body", "newsletters"]
-        ),
-        None
-        if tickers is None
-        else await tickers_service.require_symbols(session, list(tickers), loc=["body", "tickers"]),
-        None
-        if authors is None
-        else await _require_authors(session, authors, loc=["body", "authors"]),
-    )
-
-
-def _apply_preferences(
-    subscriber: Subscriber,
-    newsletters: list[Newsletter] | None,
-    tickers: list[Ticker] | None,
-    authors: list[Author] | None,
-) -> None:
-    # Existing link rows are kept rather than deleted and re-added under the same key in one flush.
-    if newsletters is not None:
-        kept = {link.newsletter_id: link for link in subscriber.newsletter_links}
-        subscriber.newsletter_links = [
-            kept.get(n.id) or SubscriberNewsletter(newsletter_id=n.id, newsletter=n)  # type: ignore[arg-type]
-            for n in newsletters
-        ]
-    if tickers is not None:
-        kept_t = {link.ticker_id: link for link in subscriber.ticker_links}
-        subscriber.ticker_links = [
-            kept_t.get(t.id) or SubscriberTicker(ticker_id=t.id, ticker=t)  # type: ignore[arg-type]
-            for t in tickers
-        ]
-    if authors is not None:
-        kept_a = {link.author_id: link for link in subscriber.author_links}
-        subscriber.author_links = [
-            kept_a.get(a.id) or SubscriberAuthor(author_id=a.id, author=a)  # type: ignore[arg-type]
-            for a in authors
-        ]
 
 
 async def _record(
@@ -164,14 +89,14 @@ async def subscribe(
     An active subscriber's preferences are not touched: anyone may type any address, and
     only the owner of the mailbox (through its manage token) may change them.
     """
-    newsletters, tickers, authors = await _preferences(
+    newsletters, tickers, authors = await preferences.resolve(
         session, newsletters=data.newsletters, tickers=data.tickers, authors=data.authors
     )
     subscriber = await _find_or_create(session, data.email, settings=settings, now=now)
     if subscriber.status == "active":
         await _record(session, subscriber, "requested_while_active", client=client, now=now)
         return None
-    _apply_preferences(subscriber, newsletters, tickers, authors)
+    preferences.apply(subscriber, newsletters, tickers, authors)
     subscriber.status = "pending"
     subscriber.requested_at, subscriber.requested_from = now, client
     subscriber.consent_version, subscriber.updated_at = settings.consent_text_version, now
@@ -286,9 +211,9 @@ async def update_preferences(
     for name in ("newsletters", "tickers", "authors"):
         if name in changes and changes[name] is None:
             raise InvalidFields.one(["body", name], "cannot be null")
-    _apply_preferences(
+    preferences.apply(
         subscriber,
-        *await _preferences(
+        *await preferences.resolve(
             session,
             newsletters=changes.get("newsletters"),
             tickers=changes.get("tickers"),
