@@ -69,7 +69,9 @@ async def _find_or_create(
             await repository.add(subscriber)
     except IntegrityError:
         # A concurrent request created the same address first; carry on with that row.
-        session.expunge(subscriber)
+        # (Rolling back the savepoint already removed our pending object from the session.)
+        if subscriber in session:
+            session.expunge(subscriber)
         found = await repository.get_by_email_key(key)
         assert found is not None
         return found
