@@ -323,6 +323,16 @@ class TestAuthenticatedReads:
         assert response.status_code == 401
 
 
+# Behind an admin key or a subscriber's token: never stored by any cache.
+PERSONAL = {
+    "/v1/api-keys",
+    "/v1/subscribers",
+    "/v1/subscribers/export",
+    "/v1/subscriptions/me",
+    "/v1/subscriptions/unsubscribe",
+}
+
+
 async def test_every_get_route_uses_the_caching_dependency() -> None:
     """One mechanism for all reads: a new GET route without it fails here."""
     routes = [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
@@ -334,5 +344,7 @@ async def test_every_get_route_uses_the_caching_dependency() -> None:
             for dependency in route.dependant.dependencies
         ]
         assert any(policies), f"{route.path} has no http_cache dependency"
-        if route.path.startswith(("/v1", "/feeds")) and route.path != "/v1/api-keys":
+        if route.path.startswith(("/v1", "/feeds")) and route.path not in PERSONAL:
             assert NO_STORE not in policies, route.path
+        if route.path in PERSONAL:
+            assert NO_STORE in policies, route.path

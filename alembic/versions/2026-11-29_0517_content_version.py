@@ -1,7 +1,7 @@
 """Content version: one counter row bumped by every content write, for HTTP validators.
 
 Revision ID: 6409f0a39cb3
-Revises: 702c5b96217b
+Revises: 09abbbdcc477
 Create Date: 2026-11-29 05:17:54.431767
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "6409f0a39cb3"
-down_revision: str | None = "702c5b96217b"
+down_revision: str | None = "09abbbdcc477"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

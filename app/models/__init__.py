@@ -5,6 +5,15 @@ from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
 from app.models.content_version import ContentVersion
 from app.models.newsletter import Newsletter
+from app.models.outbox import OutboundEmail
+from app.models.subscription import (
+    ConfirmationToken,
+    Subscriber,
+    SubscriberAuthor,
+    SubscriberEvent,
+    SubscriberNewsletter,
+    SubscriberTicker,
+)
 from app.models.tag import Tag
 from app.models.ticker import Ticker, TickerAlias
 
@@ -15,7 +24,14 @@ __all__ = [
     "ArticleTicker",
     "Author",
     "ContentVersion",
+    "ConfirmationToken",
     "Newsletter",
+    "OutboundEmail",
+    "Subscriber",
+    "SubscriberAuthor",
+    "SubscriberEvent",
+    "SubscriberNewsletter",
+    "SubscriberTicker",
     "Tag",
     "Ticker",
     "TickerAlias",
