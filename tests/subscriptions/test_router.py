@@ -324,3 +324,24 @@ class TestLargeIdTokens:
 
     async def test_the_largest_32_bit_id_is_still_read(self) -> None:
         assert tokens.subscriber_id_of(f"{2**31 - 1}." + "A" * 32) == 2**31 - 1
+
+
+class TestNonAsciiAddresses:
+    @pytest.mark.parametrize("address", ["josé@example.com", "用户@example.com"])
+    async def test_a_mailbox_name_needing_smtputf8_is_refused(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, address: str
+    ) -> None:
+        response = await subscribe(client, address)
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "email"]
+        assert smtp.messages == []
+
+    async def test_an_internationalized_domain_gets_its_mail_at_the_a_label(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
+        response = await subscribe(client, "reader@bücher.example")
+
+        assert response.status_code == 202
+        assert smtp.handler.envelopes == [["reader@xn--bcher-kva.example"]]
+        assert smtp.messages[0]["To"] == "reader@xn--bcher-kva.example"
