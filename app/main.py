@@ -15,7 +15,7 @@ from app.caching.http import add_conditional_get
 from app.db import create_engine, create_sessionmaker
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
-from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
+from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
 from app.openapi import install_openapi
 from app.newsletters.router import router as newsletters_router
 from app.operations import router as operations_router
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
 
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -108,3 +108,25 @@ class RequestLimitsMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class HeadAsGetMiddleware:
+    """Answers HEAD wherever GET is answered, with GET's headers and no body (RFC 9110 §9.3.2).
+
+    FastAPI registers GET routes for GET only; feed readers and CDNs send HEAD.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)

@@ -181,9 +181,11 @@ def _allowed_methods(request: Request) -> list[str]:
     the router about each method finds routes in included routers too."""
     return [
         method
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
         if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            # HeadAsGetMiddleware answers HEAD wherever GET is routed.
+            route.matches({**request.scope, "method": "GET" if method == "HEAD" else method})[0]
+            is Match.FULL
             for route in request.app.router.routes
         )
     ]

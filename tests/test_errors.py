@@ -247,13 +247,32 @@ class TestRoutingProblems:
         response = await client.put("/v1/articles/some-article")
 
         assert_problem(response, problem(405, None, "PUT is not allowed on this path."))
-        assert response.headers["allow"] == "GET, PATCH, DELETE"
+        assert response.headers["allow"] == "GET, HEAD, PATCH, DELETE"
 
     async def test_405_allows_every_method_of_the_path_not_only_the_first_route(self, client):
         response = await client.put("/v1/articles")
 
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET, POST"
+        assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+class TestHead:
+    async def test_head_answers_with_the_headers_of_get_and_no_body(self, client):
+        got = await client.get("/feeds/articles.rss")
+
+        head = await client.head("/feeds/articles.rss")
+
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["etag"] == got.headers["etag"]
+        assert head.headers["content-length"] == str(len(got.content))
+
+    async def test_head_of_a_missing_article_is_a_404_without_body(self, client):
+        head = await client.head("/v1/articles/no-such-article")
+
+        assert head.status_code == 404
+        assert head.content == b""
 
 
 class TestUnexpectedErrors:
