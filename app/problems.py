@@ -168,6 +168,12 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
         404: "No resource at this path.",
         405: f"{request.method} is not allowed on this path.",
     }
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI turns body parse failures other than JSONDecodeError (nesting too deep,
+        # a number too long to convert) into a bare 400; they are malformed JSON too.
+        return problem_response(
+            request, 400, "The request body is not valid JSON.", kind="malformed-json"
+        )
     detail = details.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

@@ -41,6 +41,18 @@ class TestMalformedJson:
 
         assert_problem(response, problem(400, "malformed-json", "The request body is not valid JSON."))
 
+    @pytest.mark.parametrize(
+        "body",
+        [b"[" * 100_000 + b"]" * 100_000, b'{"slug": ' + b"9" * 5000 + b"}"],
+        ids=["nested-too-deep", "number-too-long"],
+    )
+    async def test_json_python_cannot_parse_is_malformed_too(self, client, admin, body):
+        response = await client.post(
+            "/v1/tags", headers=admin | {"Content-Type": "application/json"}, content=body
+        )
+
+        assert_problem(response, problem(400, "malformed-json", "The request body is not valid JSON."))
+
     async def test_refuses_invalid_utf8(self, client, admin):
         response = await client.post(
             "/v1/tags", headers=admin | {"Content-Type": "application/json"}, content=b'{"slug": "\xff\xfe"}'
