@@ -118,7 +118,7 @@ async def list_related_articles(
     session: SessionDep,
     article: Annotated[Article, Depends(readable_article)],
     now: Clock,
-    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Page[ArticleCard]:
     """Articles sharing tickers (weighted double) or tags, best first, then newest.
     A ranked top list: `next_cursor` is always null."""

@@ -476,7 +476,7 @@ class TestListRelatedArticles:
             await create_article(session, author=author, now=clock.now, tags=["ai"])
 
         assert len(slugs(await client.get(f"/v1/articles/{subject.slug}/related"))) == 5
-        assert_validation_error(await client.get(f"/v1/articles/{subject.slug}/related?limit=21"), ["query", "limit"])
+        assert_validation_error(await client.get(f"/v1/articles/{subject.slug}/related?limit=101"), ["query", "limit"])
 
     async def test_is_empty_without_tickers_or_tags(self, client, session, clock):
         author = await create_author(session)
