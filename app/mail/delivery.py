@@ -18,7 +18,7 @@ from app.db import utcnow
 from app.mail.outbox import FAILED, QUEUED, SENT, SKIPPED, OutboxRepository
 from app.mail.transport import TRANSIENT_ERRORS, Outgoing, SmtpConnection, is_permanent
 from app.models import OutboundEmail
-from app.newsletters.mailing import EditionCache, compose
+from app.newsletters.mailing import EditionCache, Unbuildable, compose
 from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.mail")
@@ -50,31 +50,47 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 async def _send_all(
-    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, Outgoing | None]
+    settings: Settings,
+    messages: Sequence[OutboundEmail],
+    composed: dict[int, Outgoing | Unbuildable | None],
 ) -> dict[int, Outcome]:
-    outcomes = {m.id: Outcome(SKIPPED) for m in messages if composed.get(m.id) is None}  # type: ignore[misc]
-    pending = [m for m in messages if m.id not in outcomes]
+    """An outcome for every message, whatever goes wrong: none is left in `sending`."""
+    outcomes: dict[int, Outcome] = {}
+    pending: list[tuple[int, Outgoing]] = []
+    for message in messages:
+        assert message.id is not None
+        built = composed.get(message.id)
+        if built is None:
+            outcomes[message.id] = Outcome(SKIPPED)
+        elif isinstance(built, Unbuildable):
+            outcomes[message.id] = Outcome(QUEUED, built.error)
+        else:
+            pending.append((message.id, built))
     if not pending:
-        return outcomes  # type: ignore[return-value]
+        return outcomes
     try:
         async with SmtpConnection(settings) as smtp:
-            for message in pending:
+            for message_id, outgoing in pending:
                 try:
-                    outgoing = composed[message.id]  # type: ignore[index]
-                    assert outgoing is not None
                     await smtp.send(outgoing.message, recipient=outgoing.recipient)
-                    outcomes[message.id] = Outcome(SENT)  # type: ignore[index]
+                    outcomes[message_id] = Outcome(SENT)
                 except TRANSIENT_ERRORS as error:
-                    outcomes[message.id] = Outcome(
+                    outcomes[message_id] = Outcome(
                         FAILED if is_permanent(error) else QUEUED, _describe(error)
-                    )  # type: ignore[index]
+                    )
                     if not smtp.client.is_connected:
                         raise
-    except TRANSIENT_ERRORS as error:
+                except Exception as error:  # this one message is at fault, not the server
+                    logger.exception("mail %s could not be sent", message_id)
+                    outcomes[message_id] = Outcome(QUEUED, _describe(error))
+                    await smtp.client.rset()  # a half-sent transaction must not carry over
+    except Exception as error:
         # The connection is gone: whatever was not sent waits for the next attempt.
-        for message in pending:
-            outcomes.setdefault(message.id, Outcome(QUEUED, _describe(error)))  # type: ignore[arg-type]
-    return outcomes  # type: ignore[return-value]
+        if not isinstance(error, TRANSIENT_ERRORS):
+            logger.exception("mail delivery stopped")
+        for message_id, _ in pending:
+            outcomes.setdefault(message_id, Outcome(QUEUED, _describe(error)))
+    return outcomes
 
 
 def _describe(error: BaseException) -> str:
@@ -128,18 +144,35 @@ async def deliver_batch(
     only_ids: Sequence[int] | None = None,
 ) -> DeliveryReport | None:
     """One claim-send-record round; None when nothing was due."""
-    lease = timedelta(seconds=settings.mail_lease_seconds)
+    lease = lease_for(settings, batch_size)
     async with sessionmaker() as session, session.begin():
         messages = await OutboxRepository(session).claim(
-            now=clock(), limit=batch_size, lease=lease, only_ids=only_ids
+            now=clock(),
+            limit=batch_size,
+            lease=lease,
+            max_attempts=settings.mail_max_attempts,
+            only_ids=only_ids,
         )
     if not messages:
         return None
-    async with sessionmaker() as session, session.begin():
-        composed = await compose(session, settings, messages, now=clock(), cache=cache)
+    composed: dict[int, Outgoing | Unbuildable | None]
+    try:
+        async with sessionmaker() as session, session.begin():
+            composed = await compose(session, settings, messages, now=clock(), cache=cache)
+    except Exception as error:  # e.g. the database went away: the whole batch is retried
+        logger.exception("composing mails %s failed", [m.id for m in messages])
+        composed = {m.id: Unbuildable(_describe(error)) for m in messages}  # type: ignore[misc]
     outcomes = await _send_all(settings, messages, composed)
     async with sessionmaker() as session, session.begin():
         return await _record(session, settings, messages, outcomes, clock())
+
+
+def lease_for(settings: Settings, batch_size: int) -> timedelta:
+    """Long enough for a whole batch at its slowest: each message may take several SMTP
+    round trips of up to `smtp_timeout_seconds`, plus the connection and login. A lease
+    that ran out mid-batch would let a second deliverer send the same mail again."""
+    slowest = (batch_size * 4 + 4) * settings.smtp_timeout_seconds
+    return timedelta(seconds=max(settings.mail_lease_seconds, slowest))
 
 
 async def deliver_due(

@@ -88,11 +88,41 @@ class OutboxRepository:
         return result.rowcount or 0
 
     async def claim(
-        self, *, now: datetime, limit: int, lease: timedelta, only_ids: Sequence[int] | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        max_attempts: int,
+        only_ids: Sequence[int] | None = None,
     ) -> list[OutboundEmail]:
-        due = or_(
-            and_(col(OutboundEmail.status) == QUEUED, col(OutboundEmail.next_attempt_at) <= now),
-            and_(col(OutboundEmail.status) == SENDING, col(OutboundEmail.lease_until) < now),
+        """Leases up to `limit` due rows that have attempts left.
+
+        A row whose last allowed attempt was claimed by a deliverer that then vanished
+        (lease run out, still `sending`) is marked failed here rather than left behind.
+        """
+        await self.session.exec(  # type: ignore[call-overload]
+            update(OutboundEmail)
+            .where(
+                col(OutboundEmail.status) == SENDING,
+                col(OutboundEmail.lease_until) < now,
+                col(OutboundEmail.attempts) >= max_attempts,
+            )
+            .values(
+                status=FAILED,
+                lease_until=None,
+                updated_at=now,
+                last_error="lease expired during the last attempt",
+            )
+        )
+        due = and_(
+            col(OutboundEmail.attempts) < max_attempts,
+            or_(
+                and_(
+                    col(OutboundEmail.status) == QUEUED, col(OutboundEmail.next_attempt_at) <= now
+                ),
+                and_(col(OutboundEmail.status) == SENDING, col(OutboundEmail.lease_until) < now),
+            ),
         )
         candidates = select(OutboundEmail.id).where(due)
         if only_ids is not None:

@@ -1,5 +1,6 @@
 """Turns claimed outbox rows into mail: a personal copy of an edition, or a stored confirmation."""
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,6 +17,16 @@ from app.newsletters import service
 from app.settings import Settings
 from app.subscriptions import service as subscriptions_service
 from app.subscriptions import tokens
+
+
+logger = logging.getLogger("tickerfeed.mail")
+
+
+@dataclass(frozen=True)
+class Unbuildable:
+    """A row whose mail could not be built; the deliverer retries it (then gives up)."""
+
+    error: str
 
 
 @dataclass
@@ -68,30 +79,43 @@ async def compose(
     *,
     now: datetime,
     cache: EditionCache,
-) -> dict[int, Outgoing | None]:
+) -> dict[int, Outgoing | Unbuildable | None]:
     """Mail and envelope recipient per outbox id; None where the subscriber has left since
-    the row was queued."""
+    the row was queued. One row that cannot be built does not hold back the others."""
     subscribers = await subscriptions_service.load_subscribers(
         session, [message.subscriber_id for message in messages]
     )
-    composed: dict[int, Outgoing | None] = {}
+    composed: dict[int, Outgoing | Unbuildable | None] = {}
     for message in messages:
         assert message.id is not None
         subscriber = subscribers.get(message.subscriber_id)
-        built: Message | None
         if subscriber is None:
-            built = None
-        elif message.kind == "edition":
-            built = await _edition(session, settings, message, subscriber, now, cache)
-        else:
-            mail = RenderedMail(
-                message.subject or "", message.body_text or "", message.body_html or ""
+            composed[message.id] = None
+            continue
+        try:
+            composed[message.id] = await _compose_one(
+                session, settings, message, subscriber, now, cache
             )
-            built = build_message(settings, to=subscriber.email, mail=mail, now=now)
-        composed[message.id] = (
-            None if built is None or subscriber is None else Outgoing(subscriber.email, built)
-        )
+        except Exception as error:
+            logger.exception("mail %s could not be built", message.id)
+            composed[message.id] = Unbuildable(f"{type(error).__name__}: {error}"[:500])
     return composed
+
+
+async def _compose_one(
+    session: AsyncSession,
+    settings: Settings,
+    message: OutboundEmail,
+    subscriber: Subscriber,
+    now: datetime,
+    cache: EditionCache,
+) -> Outgoing | None:
+    if message.kind == "edition":
+        built = await _edition(session, settings, message, subscriber, now, cache)
+    else:
+        mail = RenderedMail(message.subject or "", message.body_text or "", message.body_html or "")
+        built = build_message(settings, to=subscriber.email, mail=mail, now=now)
+    return None if built is None else Outgoing(subscriber.email, built)
 
 
 async def _edition(
