@@ -109,3 +109,15 @@ class TokenRepository:
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return bool(result.rowcount)
+
+    async def use_all_unused(self, subscriber_id: int, *, now: datetime) -> None:
+        """Marks every token of the subscriber not used yet as used: none can confirm later."""
+        statement = (
+            update(ConfirmationToken)
+            .where(
+                col(ConfirmationToken.subscriber_id) == subscriber_id,
+                col(ConfirmationToken.used_at).is_(None),
+            )
+            .values(used_at=now)
+        )
+        await self.session.exec(statement)  # type: ignore[call-overload]

@@ -157,6 +157,14 @@ async def _queue_confirmation(
 async def confirm(
     session: AsyncSession, *, token: str, client: str | None, now: datetime
 ) -> Subscriber:
+    """Activates the subscriber of a valid confirmation token.
+
+    Every other confirmation token of theirs is spent with it, so an older mail cannot
+    confirm again later (say, after they unsubscribe). A subscriber coming back after
+    unsubscribing gets a new token nonce: the manage and unsubscribe links of the mails
+    sent before they left stop working, and only the new ones (the `manage_token` of
+    this answer, the links of later mails) act on the renewed subscription.
+    """
     repository = TokenRepository(session)
     found = await repository.get_by_hash(tokens.hash_token(token))
     if found is None:
@@ -169,8 +177,11 @@ async def confirm(
         raise ExpiredToken("The confirmation token has expired. Subscribe again to get a new link.")
     if not await repository.use(found, now=now):
         raise UsedToken("The confirmation token has already been used.")
+    await repository.use_all_unused(found.subscriber_id, now=now)
     subscriber = await SubscriberRepository(session).get(found.subscriber_id)
     assert subscriber is not None
+    if subscriber.unsubscribed_at is not None:  # back after leaving: old links are revoked
+        subscriber.token_nonce = tokens.new_nonce()
     subscriber.status = "active"
     subscriber.confirmed_at, subscriber.confirmed_from = now, client
     subscriber.unsubscribed_at, subscriber.updated_at = None, now
@@ -231,7 +242,11 @@ async def update_preferences(
 async def unsubscribe(
     session: AsyncSession, subscriber: Subscriber, *, client: str | None, now: datetime
 ) -> Subscriber:
-    """Idempotent: a second request changes nothing and records nothing."""
+    """Idempotent: a second request changes nothing and records nothing.
+
+    Confirmation tokens still unused are spent, so no earlier mail can re-activate."""
+    assert subscriber.id is not None
+    await TokenRepository(session).use_all_unused(subscriber.id, now=now)
     if subscriber.status != "unsubscribed":
         subscriber.status, subscriber.unsubscribed_at, subscriber.updated_at = (
             "unsubscribed",

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -8,8 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Subscriber, SubscriberEvent
 from app.subscriptions import tokens
-from tests.mail_fixtures import SmtpServer
-from tests.subscriber_factories import confirm_by_mail, create_newsletter
+from tests.mail_fixtures import SmtpServer, link_token
+from tests.subscriber_factories import confirm_by_mail, create_newsletter, subscribe
 
 pytestmark = pytest.mark.asyncio
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -140,3 +141,66 @@ class TestUnsubscribe:
         assert again["status"] == "active"
         assert again["unsubscribed_at"] is None
         assert len(smtp.messages) == 2
+
+
+async def leave(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/v1/subscriptions/unsubscribe", json={"token": token})
+
+
+async def confirm_with(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/v1/subscriptions/confirm", json={"token": token})
+
+
+class TestComingBack:
+    async def test_an_older_confirmation_cannot_reactivate_after_unsubscribing(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, clock: Any
+    ) -> None:
+        await subscribe(client, "old@example.com")
+        clock.now += timedelta(minutes=16)  # past the resend window: a second mail
+        await subscribe(client, "old@example.com")
+        older, newer = (link_token(mail) for mail in smtp.handler.to("old@example.com"))
+        manage = (await confirm_with(client, newer)).json()["manage_token"]
+        assert (await leave(client, manage)).json()["status"] == "unsubscribed"
+
+        again = await confirm_with(client, older)
+
+        assert again.status_code == 409
+        assert again.json()["type"] == "/problems/used-token"
+        me = await client.get("/v1/subscriptions/unsubscribe", params={"token": manage})
+        assert me.json()["status"] == "unsubscribed"
+
+    async def test_unsubscribing_spends_a_pending_confirmation(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, clock: Any
+    ) -> None:
+        leave_link = await unsubscribe_token(client, smtp, session)
+        assert (await leave(client, leave_link)).status_code == 200
+        clock.now += timedelta(minutes=16)
+        await subscribe(client, "leaver@example.com")  # pending again, new mail
+        pending = link_token(smtp.handler.to("leaver@example.com")[-1])
+        assert (await leave(client, leave_link)).status_code == 200  # an old link, still valid
+
+        again = await confirm_with(client, pending)
+
+        assert again.status_code == 409
+        assert again.json()["type"] == "/problems/used-token"
+
+    async def test_reconfirming_revokes_the_old_manage_and_unsubscribe_links(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, clock: Any
+    ) -> None:
+        old_manage = (await confirm_by_mail(client, smtp, "back@example.com"))["manage_token"]
+        subscriber = await session.get_one(Subscriber, int(old_manage.split(".")[0]))
+        old_leave = tokens.sign(
+            "test-secret", tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce  # type: ignore[arg-type]
+        )
+        assert (await leave(client, old_manage)).status_code == 200
+        clock.now += timedelta(minutes=16)
+
+        back = await confirm_by_mail(client, smtp, "back@example.com")
+
+        assert back["status"] == "active" and back["manage_token"] != old_manage
+        for old in (old_manage, old_leave):
+            check = await client.get("/v1/subscriptions/unsubscribe", params={"token": old})
+            assert check.status_code == 401
+        assert (await client.get("/v1/subscriptions/me", params={"token": old_manage})).status_code == 401
+        me = await client.get("/v1/subscriptions/me", params={"token": back["manage_token"]})
+        assert me.status_code == 200 and me.json()["status"] == "active"
