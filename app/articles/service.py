@@ -16,7 +16,7 @@ from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 from app.problems import Conflict, InvalidFields, NotFound
 from app.tags import service as tags_service
 from app.tickers import service as tickers_service
-from app.updates import changes_of
+from app.updates import changes_of, save_changes, state_of
 
 
 def is_public(article: Article, *, now: datetime) -> bool:
@@ -178,6 +178,7 @@ async def update_article(
     session: AsyncSession, article: Article, *, data: ArticleUpdate, site_url: str, now: datetime
 ) -> Article:
     changes = changes_of(data, nullable=("published_at", "hero_image", "editorial_review"))
+    before = _state(article)
 
     author = article.author
     if "author" in changes:
@@ -203,9 +204,13 @@ async def update_article(
         _link_tags(article, await tags_service.require_tags(session, changes["tags"], loc=["body", "tags"]))
     mentioned = await _render(session, article, site_url)
     _link_tickers(article, primary, mentioned)
-    article.updated_at = now
-    await session.flush()
+    await save_changes(session, article, before=before, after=_state(article), now=now)
     return article
+
+
+def _state(article: Article) -> tuple[Any, ...]:
+    links = [(link.ticker_id, link.role) for link in article.ticker_links]
+    return state_of(article, parts=[*links, *(link.tag_id for link in article.tag_links)])
 
 
 def _kept_review(article: Article) -> EditorialReviewInput | None:

@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Author
 from app.problems import Conflict, InvalidFields, NotFound
-from app.updates import changes_of
+from app.updates import changes_of, save_changes, state_of
 
 
 async def get_author(session: AsyncSession, slug: str) -> Author:
@@ -77,10 +77,10 @@ async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
 async def update_author(session: AsyncSession, author: Author, *, data: AuthorUpdate) -> Author:
     changes = _json_ready(changes_of(data, nullable=("avatar_url", "audience", "disclosure")))
     _check_disclosure(changes.get("kind", author.kind), changes.get("disclosure", author.disclosure))
+    before = state_of(author)
     for name, value in changes.items():
         setattr(author, name, value)
-    author.updated_at = utcnow()
-    await session.flush()
+    await save_changes(session, author, before=before, after=state_of(author), now=utcnow())
     return author
 
 

@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Ticker, TickerAlias
 from app.problems import Conflict, InvalidFields, NotFound
-from app.updates import changes_of
+from app.updates import changes_of, save_changes, state_of
 from app.tickers.repository import TickerRepository
 from app.tickers.schemas import TickerCreate, TickerRead, TickerUpdate
 
@@ -114,6 +114,7 @@ async def create_ticker(session: AsyncSession, *, data: TickerCreate) -> Ticker:
 
 async def update_ticker(session: AsyncSession, ticker: Ticker, *, data: TickerUpdate) -> Ticker:
     changes = changes_of(data, nullable=("exchange",))
+    before = state_of(ticker, parts=[alias.alias for alias in ticker.aliases])
     aliases = changes.pop("aliases", None)
     if aliases is not None:
         wanted = sorted(set(aliases) - {ticker.symbol})
@@ -123,8 +124,8 @@ async def update_ticker(session: AsyncSession, ticker: Ticker, *, data: TickerUp
         ticker.aliases = kept + [TickerAlias(alias=a) for a in wanted if a not in existing]
     for name, value in changes.items():
         setattr(ticker, name, value)
-    ticker.updated_at = utcnow()
-    await session.flush()
+    after = state_of(ticker, parts=[alias.alias for alias in ticker.aliases])
+    await save_changes(session, ticker, before=before, after=after, now=utcnow())
     return ticker
 
 

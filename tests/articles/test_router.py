@@ -741,6 +741,30 @@ class TestUpdateArticle:
         assert response.status_code == 200
         assert response.json() == before | {"title": "New title", "updated_at": iso(clock.now)}
 
+    @pytest.mark.parametrize(
+        "patch",
+        [{}, {"title": "Same title"}, {"tickers": ["NVDA"], "tags": ["ai"], "body_markdown": "About $AMD."}],
+        ids=["empty", "same-title", "same-links-and-body"],
+    )
+    async def test_repeating_stored_values_leaves_updated_at_and_etag(self, client, session, clock, writer, patch):
+        author = await create_author(session)
+        await create_ticker(session, "NVDA")
+        await create_ticker(session, "AMD")
+        await create_tag(session, "ai")
+        article = await create_article(
+            session, author=author, now=clock.now, title="Same title", tickers=["NVDA"],
+            body_markdown="About $AMD.", tags=["ai"],
+        )
+        before = await client.get(f"/v1/articles/{article.slug}")
+        clock.now += timedelta(minutes=5)
+
+        response = await client.patch(f"/v1/articles/{article.slug}", headers=writer, json=patch)
+
+        assert response.status_code == 200
+        assert response.json()["updated_at"] == before.json()["updated_at"]
+        after = await client.get(f"/v1/articles/{article.slug}")
+        assert after.headers["etag"] == before.headers["etag"]
+
     async def test_relinks_tickers_and_tags(self, client, session, clock, writer):
         author = await create_author(session)
         for symbol in ("NVDA", "AMD", "INTC"):
