@@ -92,9 +92,12 @@ class Settings(BaseSettings):
         return url
 
     @model_validator(mode="after")
-    def refuse_development_secret_in_production(self) -> "Settings":
+    def refuse_unsafe_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("SECRET_KEY must be set in production")
+        if self.environment == "production" and not self.is_sqlite and not self.redis_url:
+            # Several processes share one PostgreSQL; in-memory rate limits would be per process.
+            raise ValueError("REDIS_URL must be set in production on PostgreSQL")
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE cannot exceed MAX_PAGE_SIZE")
         return self
