@@ -1,7 +1,9 @@
 import logging
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import parse_qsl
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
@@ -150,18 +152,45 @@ async def update_my_subscription(
     return to_read(updated)
 
 
+ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
+
+
+def _one_click_form(body: bytes) -> list[str]:
+    """The values of `List-Unsubscribe` in an application/x-www-form-urlencoded body."""
+    form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return form.get(ONE_CLICK_FIELD, [])
+
+
+def _one_click_multipart(content_type: str, body: bytes) -> list[str]:
+    """The values of the parts named `List-Unsubscribe` in a multipart/form-data body."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", errors="replace")
+    document = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not document.is_multipart():
+        return []
+    values = []
+    for part in document.iter_parts():
+        if part.get_param("name", header="content-disposition") == ONE_CLICK_FIELD:
+            payload = part.get_payload(decode=True)
+            values.append(payload.decode("utf-8", errors="replace") if payload else "")
+    return values
+
+
 async def _token_from_body(request: Request) -> str | None:
-    """RFC 8058 one-click form (token in the URL), or JSON carrying the token."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    """RFC 8058 one-click form (token in the URL), or JSON carrying the token.
+
+    A form must carry exactly one `List-Unsubscribe` field whose value is `One-Click`.
+    """
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
     body = await request.body()
-    if media_type == "application/x-www-form-urlencoded":
-        form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
-        if form.get("List-Unsubscribe") != "One-Click":
-            raise InvalidFields.one(["body", "List-Unsubscribe"], "must be `One-Click` (RFC 8058)")
-        return None
-    if media_type == "multipart/form-data":
-        if b'name="List-Unsubscribe"' not in body or b"One-Click" not in body:
-            raise InvalidFields.one(["body", "List-Unsubscribe"], "must be `One-Click` (RFC 8058)")
+    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values = (
+            _one_click_form(body)
+            if media_type == "application/x-www-form-urlencoded"
+            else _one_click_multipart(content_type, body)
+        )
+        if values != [ONE_CLICK_VALUE]:
+            raise InvalidFields.one(["body", ONE_CLICK_FIELD], "must be `One-Click` (RFC 8058)")
         return None
     if media_type == "application/json" or media_type.endswith("+json"):
         try:

@@ -204,3 +204,70 @@ class TestComingBack:
         assert (await client.get("/v1/subscriptions/me", params={"token": old_manage})).status_code == 401
         me = await client.get("/v1/subscriptions/me", params={"token": back["manage_token"]})
         assert me.status_code == 200 and me.json()["status"] == "active"
+
+
+class TestOneClickBody:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "List-Unsubscribe=Not-One-Click",
+            "List-Unsubscribe=One-Click-Not",
+            "List-Unsubscribe=x&List-Unsubscribe=One-Click",
+            "Other=One-Click",
+            "",
+        ],
+    )
+    async def test_a_form_needs_exactly_list_unsubscribe_one_click(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, body: str
+    ) -> None:
+        token = await unsubscribe_token(client, smtp, session)
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            params={"token": token},
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "List-Unsubscribe"]
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"List-Unsubscribe": "Not-One-Click"},
+            {"List-Unsubscribe": "x", "Other": "One-Click"},
+            {"Not-List-Unsubscribe": "One-Click"},
+        ],
+    )
+    async def test_multipart_needs_a_list_unsubscribe_part_of_exactly_one_click(
+        self,
+        client: httpx.AsyncClient,
+        smtp: SmtpServer,
+        session: AsyncSession,
+        fields: dict[str, str],
+    ) -> None:
+        token = await unsubscribe_token(client, smtp, session)
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            params={"token": token},
+            files={name: (None, value) for name, value in fields.items()},
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "List-Unsubscribe"]
+
+    async def test_multipart_one_click_unsubscribes(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession
+    ) -> None:
+        token = await unsubscribe_token(client, smtp, session)
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            params={"token": token},
+            files={"List-Unsubscribe": (None, "One-Click")},
+        )
+
+        assert response.status_code == 200
+        assert response.json()["status"] == "unsubscribed"
