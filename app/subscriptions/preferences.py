@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import (
@@ -19,19 +20,17 @@ from app.problems import InvalidFields
 async def require_authors(
     session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
 ) -> list[Author]:
-    from app.authors import service as authors_service
-
-    found: dict[str, Author] = {}
-    errors = []
-    for index, slug in enumerate(slugs):
-        author = found.get(slug) or await authors_service.find_author(session, slug)
-        if author is None:
-            errors.append(InvalidFields.one([*loc, index], f"unknown author '{slug}'").errors[0])
-        else:
-            found[slug] = author
+    """The authors named, without repeats, in one query; a 422 naming every unknown slug."""
+    rows = await session.exec(select(Author).where(col(Author.slug).in_(set(slugs))))
+    found = {author.slug: author for author in rows.all()}
+    errors = [
+        InvalidFields.one([*loc, index], f"unknown author '{slug}'").errors[0]
+        for index, slug in enumerate(slugs)
+        if slug not in found
+    ]
     if errors:
         raise InvalidFields(errors)
-    return list(found.values())
+    return list({slug: found[slug] for slug in slugs}.values())
 
 
 async def resolve(
