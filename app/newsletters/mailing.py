@@ -16,7 +16,6 @@ from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service
 from app.settings import Settings
 from app.subscriptions import service as subscriptions_service
-from app.subscriptions import tokens
 
 
 logger = logging.getLogger("tickerfeed.mail")
@@ -60,11 +59,8 @@ class EditionCache:
 
 def subscriber_links(settings: Settings, subscriber: Subscriber) -> tuple[str, str, str]:
     """Manage page, unsubscribe page, and the RFC 8058 one-click URL."""
-    assert subscriber.id is not None
-    manage = tokens.sign(settings.secret_key, tokens.MANAGE, subscriber.id, subscriber.token_nonce)
-    leave = tokens.sign(
-        settings.secret_key, tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce
-    )
+    manage = subscriptions_service.manage_token(settings, subscriber)
+    leave = subscriptions_service.unsubscribe_token(settings, subscriber)
     return (
         f"{settings.site_url}/newsletters/manage?token={manage}",
         f"{settings.site_url}/newsletters/unsubscribe?token={leave}",

@@ -276,5 +276,13 @@ async def list_subscribers(
 
 
 def manage_token(settings: Settings, subscriber: Subscriber) -> str:
+    """The one place a manage token is signed: the confirm answer and every mail use it."""
     assert subscriber.id is not None
     return tokens.sign(settings.secret_key, tokens.MANAGE, subscriber.id, subscriber.token_nonce)
+
+
+def unsubscribe_token(settings: Settings, subscriber: Subscriber) -> str:
+    assert subscriber.id is not None
+    return tokens.sign(
+        settings.secret_key, tokens.UNSUBSCRIBE, subscriber.id, subscriber.token_nonce
+    )
