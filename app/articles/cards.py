@@ -4,6 +4,7 @@ from app.articles.schemas import (
     ArticleCard,
     ArticleDetail,
     ArticleTickerRef,
+    AuthorBox,
     AuthorCard,
     EditorialReview,
     HeroImage,
@@ -72,5 +73,6 @@ def to_detail(article: Article, site_url: str) -> ArticleDetail:
             "word_count": article.word_count,
             "editorial_review": review,
             "created_at": article.created_at,
+            "author": AuthorBox.model_validate(article.author, from_attributes=True),
         }
     )

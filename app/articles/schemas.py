@@ -76,6 +76,15 @@ class AuthorCard(BaseModel):
     avatar_url: str | None
 
 
+class AuthorBox(AuthorCard):
+    """The article page's author box; for an AI agent, its persona and disclosure."""
+
+    bio: str
+    expertise: list[str]
+    audience: str | None
+    disclosure: str | None
+
+
 class ArticleTickerRef(BaseModel):
     symbol: str
     name: str
@@ -106,6 +115,7 @@ class ArticleCard(BaseModel):
 
 
 class ArticleDetail(ArticleCard):
+    author: AuthorBox
     status: ArticleStatus
     body_html: str
     word_count: int

@@ -49,6 +49,13 @@ def card(article: Article, author: Author, **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+def author_box(author: Author) -> dict[str, Any]:
+    """The article page's author box: the card plus the persona fields."""
+    return author_card(author) | {
+        "bio": author.bio, "expertise": author.expertise, "audience": author.audience, "disclosure": author.disclosure,
+    }
+
+
 def slugs(response: Any) -> list[str]:
     assert response.status_code == 200, response.text
     return [item["slug"] for item in response.json()["items"]]
@@ -370,6 +377,7 @@ class TestGetArticle:
             "word_count": 7,
             "editorial_review": None,
             "created_at": iso(clock.now),
+            "author": author_box(author),
         }
 
     async def test_is_404_for_unknown_slug(self, client):
@@ -536,7 +544,7 @@ class TestCreateArticle:
             "created_at": iso(clock.now),
             "reading_time_minutes": 1,
             "hero_image": None,
-            "author": author_card(author),
+            "author": author_box(author),
             "tickers": [
                 {"symbol": "BRK.B", "name": "Berkshire Hathaway", "asset_class": "equity", "exchange": None, "role": "primary"},
                 {"symbol": "MSFT", "name": "Microsoft", "asset_class": "equity", "exchange": None, "role": "primary"},
