@@ -37,14 +37,14 @@ class Options:
     use_wrk: bool = True
     results_dir: Path = BENCH_DIR / "results"
     only: tuple[str, ...] = ()
+    data_dir: Path = BENCH_DIR / ".data"
     notes: list[str] = field(default_factory=list)
 
     def database_url(self) -> str:
         name = f"tickerfeed_bench_{self.size}"
         if self.backend == "sqlite":
-            data = BENCH_DIR / ".data"
-            data.mkdir(exist_ok=True)
-            return f"sqlite+aiosqlite:///{data / name}.db"
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return f"sqlite+aiosqlite:///{self.data_dir / name}.db"
         return f"{self.postgres_url.rstrip('/')}/{name}"
 
 
@@ -126,14 +126,55 @@ def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, lis
     notes: list[str] = []
     w1 = bench.paths_file("w1", ["/v1/articles?limit=20"])
     env = app_env(url)
-    with serve("app.main:create_app", env=env) as server:
-        first = httpx.get(server.url + "/v1/articles?limit=20", timeout=10)
+    with serve("app.main:create_app", env=env) as app_server:
+        first = httpx.get(app_server.url + "/v1/articles?limit=20", timeout=10)
         first.raise_for_status()
         etag = first.headers.get("ETag")
-        has_rss = httpx.get(server.url + "/feeds/articles.rss", timeout=10).status_code == 200
-    body_file = bench.workdir / "w1-body.json"
-    body_file.write_bytes(first.content)
+        has_rss = httpx.get(app_server.url + "/feeds/articles.rss", timeout=10).status_code == 200
+        body_file = bench.workdir / "w1-body.json"
+        body_file.write_bytes(first.content)
+        # The app server idles (no CPU) while the ceilings run on their own servers.
+        ceilings = measure_ceilings(bench, w1, body_file)
+        b = ceilings[1].result.rps if ceilings[1].result else None
+        c = ceilings[2].result.rps if ceilings[2].result else None
+        workloads, skipped = define_workloads(inputs, etag, has_rss, targets)
+        print("workloads (one worker)", flush=True)
+        rows: list[Row] = []
+        for name, description, paths, header in workloads:
+            if wanted and name not in wanted:
+                continue
+            target = targets.get(name[:2], "") if name != "W4-deep" else "within 10% of W1"
+            row = bench.row(name, description, app_server, bench.paths_file(name, paths), header, target)
+            row.ceiling = c if name == "W6" else b
+            rows.append(row)
+    rows += skipped
+    if big:
+        for row in rows:
+            if row.result and row.peak_rss_kib > 150 * 1024:
+                notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
+    notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
 
+    scaling: list[Row] = []
+    if bench.options.workers and (not wanted or "scale" in wanted):
+        print("W1 scaling", flush=True)
+        for workers in bench.options.workers:
+            with serve("app.main:create_app", env=env, workers=workers) as server:
+                row = bench.row(f"W1×{workers}", f"W1 with {workers} worker{'s' if workers > 1 else ''}", server, w1)
+            scaling.append(row)
+        if scaling and scaling[0].result:
+            for row in scaling:
+                row.ceiling = scaling[0].result.rps
+        notes.append(
+            f"Scaling ratios are to one worker. The machine has {os.cpu_count()} cores shared by wrk, "
+            "the server and PostgreSQL, so more workers than cores cannot add throughput here."
+        )
+    sections = [("Ceilings", ceilings), ("Workloads", rows)]
+    if scaling:
+        sections.append(("W1 scaling with workers (ratio to one worker)", scaling))
+    return sections, notes
+
+
+def measure_ceilings(bench: Bench, w1: Path, body_file: Path) -> list[Row]:
     print("ceilings", flush=True)
     with serve("bench.ceilings:raw_app", env={}, factory=False) as server:
         ceil_a = bench.row("(a)", "raw ASGI app, constant body", server, w1)
@@ -141,10 +182,18 @@ def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, lis
         ceil_b = bench.row("(b)", "FastAPI route, W1 body pre-built as bytes", server, w1)
         ceil_c = bench.row("(c)", "FastAPI route, constant 304", server, bench.paths_file("c", ["/not-modified"]))
     b = ceil_b.result.rps if ceil_b.result else None
-    ceil_a.ceiling = ceil_c.ceiling = b
-    ceil_b.ceiling = b
+    for row in (ceil_a, ceil_b, ceil_c):
+        row.ceiling = b
+    return [ceil_a, ceil_b, ceil_c]
 
-    workloads: list[tuple[str, str, list[str], tuple[str, str] | None]] = [
+
+Workload = tuple[str, str, list[str], tuple[str, str] | None]
+
+
+def define_workloads(
+    inputs: Inputs, etag: str | None, has_rss: bool, targets: dict[str, str]
+) -> tuple[list[Workload], list[Row]]:
+    workloads: list[Workload] = [
         ("W1", "feed page `?limit=20`", ["/v1/articles?limit=20"], None),
         ("W2", f"article by slug ({len(inputs.slugs)} random)", [f"/v1/articles/{s}" for s in inputs.slugs], None),
         ("W3", f"ticker feed ({len(inputs.symbols)} random)",
@@ -164,39 +213,4 @@ def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, lis
         workloads.append(("W7", "RSS feed `/feeds/articles.rss`", ["/feeds/articles.rss"], None))
     else:
         skipped.append(Row("W7", "RSS feed", None, note="`/feeds/articles.rss` not served yet"))
-
-    print("workloads (one worker)", flush=True)
-    rows: list[Row] = []
-    with serve("app.main:create_app", env=env) as server:
-        for name, description, paths, header in workloads:
-            if wanted and name not in wanted:
-                continue
-            target = targets.get(name[:2], "") if name != "W4-deep" else "within 10% of W1"
-            row = bench.row(name, description, server, bench.paths_file(name, paths), header, target)
-            row.ceiling = ceil_c.result.rps if name == "W6" and ceil_c.result else b
-            rows.append(row)
-    rows += skipped
-    if big:
-        for row in rows:
-            if row.result and row.peak_rss_kib > 150 * 1024:
-                notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
-    notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
-
-    scaling: list[Row] = []
-    if not wanted or "scale" in wanted:
-        print("W1 scaling", flush=True)
-        for workers in bench.options.workers:
-            with serve("app.main:create_app", env=env, workers=workers) as server:
-                row = bench.row(f"W1×{workers}", f"W1 with {workers} worker{'s' if workers > 1 else ''}", server, w1)
-            scaling.append(row)
-        if scaling and scaling[0].result:
-            for row in scaling:
-                row.ceiling = scaling[0].result.rps
-        notes.append(
-            f"Scaling ratios are to one worker. The machine has {os.cpu_count()} cores shared by wrk, "
-            "the server and PostgreSQL, so more workers than cores cannot add throughput here."
-        )
-    sections = [("Ceilings", [ceil_a, ceil_b, ceil_c]), ("Workloads", rows)]
-    if scaling:
-        sections.append(("W1 scaling with workers (ratio to one worker)", scaling))
-    return sections, notes
+    return workloads, skipped

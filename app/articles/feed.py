@@ -7,7 +7,7 @@ from fastapi import Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import service
-from app.articles.cards import to_card
+from app.articles.cards import card_fields_from_row
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
 from app.pagination import Page, PageRequest, filter_scope, parse_datetime, parse_float, parse_int, set_next_link
@@ -29,13 +29,17 @@ async def feed_page(
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
     parsers = SEARCH_KEY if filters.query else FEED_KEY
     after = codec.decode(page.cursor, scope, parsers) if page.cursor else None
-    rows = await service.list_feed(session, filters, now=now, limit=page.limit + 1, after=after)
+    rows, links = await service.list_feed_cards(session, filters, now=now, limit=page.limit + 1, after=after)
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
-        last, score = rows[-1]
+        last = rows[-1]
         key: list[Any] = [last.published_at, last.id]
-        next_cursor = codec.encode([score, *key] if filters.query else key, scope)
+        next_cursor = codec.encode([last.score, *key] if filters.query else key, scope)
     set_next_link(request, response, next_cursor)
     site_url = request.app.state.settings.site_url
-    return Page[ArticleCard](items=[to_card(article, site_url) for article, _ in rows], next_cursor=next_cursor)
+    # One validation of the whole page (pydantic-core) instead of a model per card and field.
+    return Page[ArticleCard].model_validate({
+        "items": [card_fields_from_row(row, links.get(row.id, []), site_url) for row in rows],
+        "next_cursor": next_cursor,
+    })

@@ -45,6 +45,17 @@ async def list_feed(
     return await ArticleRepository(session).list_feed(filters, now=now, limit=limit, after=after)
 
 
+async def list_feed_cards(
+    session: AsyncSession,
+    filters: FeedFilters,
+    *,
+    now: datetime,
+    limit: int,
+    after: Sequence[Any] | None,
+) -> tuple[list[Any], dict[int, list[Any]]]:
+    return await ArticleRepository(session).list_feed_cards(filters, now=now, limit=limit, after=after)
+
+
 async def list_related(
     session: AsyncSession, article: Article, *, now: datetime, limit: int
 ) -> list[Article]:
