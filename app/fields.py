@@ -5,9 +5,10 @@ lone surrogates: PostgreSQL rejects NUL in text, and neither belongs in content.
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyHttpUrl, StringConstraints, UrlConstraints
+from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, StringConstraints, UrlConstraints
 
 _SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 # Multi-line text keeps tab, line feed and carriage return.
@@ -48,3 +49,15 @@ Symbol = Annotated[
 ]
 
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
+
+
+def _in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+01:00 is a valid RFC 3339 time that no UTC datetime can hold;
+    # refuse it here rather than overflow when the database layer converts it.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be representable in UTC (years 1 to 9999)") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]

@@ -13,6 +13,7 @@ from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.db import create_engine, create_sessionmaker
 from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
+from app.openapi import install_openapi
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
 from app.problems import add_exception_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cursor_codec = CursorCodec(settings.secret_key)
     add_exception_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
 

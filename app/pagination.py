@@ -10,7 +10,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -120,6 +120,34 @@ def filter_scope(name: str, **filters: Any) -> str:
     """A short fingerprint of a list and its filters, so a cursor only fits where it was made."""
     canonical = json.dumps([name, sorted(filters.items())], default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+Row = TypeVar("Row")
+
+
+async def keyset_page(
+    request: Request,
+    response: Response,
+    page: PageRequest,
+    *,
+    scope: str,
+    parsers: Sequence[Callable[[Any], Any]],
+    fetch: Callable[[list[Any] | None, int], Awaitable[list[Row]]],
+    key_of: Callable[[Row], list[Any]],
+) -> tuple[list[Row], str | None]:
+    """One page of rows after the cursor, and the cursor of the next page (None at the end).
+
+    Fetches one row more than asked to learn whether a next page exists without a count.
+    """
+    codec: CursorCodec = request.app.state.cursor_codec
+    after = codec.decode(page.cursor, scope, parsers) if page.cursor else None
+    rows = await fetch(after, page.limit + 1)
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        next_cursor = codec.encode(key_of(rows[-1]), scope)
+    set_next_link(request, response, next_cursor)
+    return rows, next_cursor
 
 
 def set_next_link(request: Request, response: Response, next_cursor: str | None) -> None:

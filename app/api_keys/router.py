@@ -4,6 +4,7 @@ from app.api_keys import service
 from app.api_keys.dependencies import Admin
 from app.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.db import SessionDep
+from app.dependencies import JSON_BODY
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["API keys"])
@@ -22,6 +23,7 @@ async def list_api_keys(session: SessionDep, _admin: Admin) -> list[ApiKeyRead]:
     status_code=201,
     response_model=ApiKeyCreated,
     responses=problem_responses(400, 401, 403, 413, 415, 422),
+    dependencies=[JSON_BODY],
 )
 async def create_api_key(session: SessionDep, _admin: Admin, data: ApiKeyCreate) -> ApiKeyCreated:
     """Creates a key; the response is the only place its plaintext ever appears."""

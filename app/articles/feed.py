@@ -10,7 +10,7 @@ from app.articles import service
 from app.articles.cards import card_fields_from_row
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
-from app.pagination import Page, PageRequest, filter_scope, parse_datetime, parse_float, parse_int, set_next_link
+from app.pagination import Page, PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
 
 FEED_KEY = (parse_datetime, parse_int)
 SEARCH_KEY = (parse_float, parse_datetime, parse_int)
@@ -25,18 +25,25 @@ async def feed_page(
     page: PageRequest,
     now: datetime,
 ) -> Page[ArticleCard]:
-    codec = request.app.state.cursor_codec
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
-    parsers = SEARCH_KEY if filters.query else FEED_KEY
-    after = codec.decode(page.cursor, scope, parsers) if page.cursor else None
-    rows, links = await service.list_feed_cards(session, filters, now=now, limit=page.limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > page.limit:
-        rows = rows[: page.limit]
-        last = rows[-1]
-        key: list[Any] = [last.published_at, last.id]
-        next_cursor = codec.encode([last.score, *key] if filters.query else key, scope)
-    set_next_link(request, response, next_cursor)
+
+    async def fetch(after: list[Any] | None, limit: int) -> list[Any]:
+        return await service.list_feed_rows(session, filters, now=now, limit=limit, after=after)
+
+    def key_of(row: Any) -> list[Any]:
+        key = [row.published_at, row.id]
+        return [row.score, *key] if filters.query else key
+
+    rows, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=scope,
+        parsers=SEARCH_KEY if filters.query else FEED_KEY,
+        fetch=fetch,
+        key_of=key_of,
+    )
+    links = await service.card_links(session, [row.id for row in rows])
     site_url = request.app.state.settings.site_url
     # One validation of the whole page (pydantic-core) instead of a model per card and field.
     return Page[ArticleCard].model_validate({

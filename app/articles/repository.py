@@ -174,15 +174,14 @@ class ArticleRepository:
         rows = await self.session.exec(statement.options(*card_options()))
         return [(article, found_score) for article, found_score in rows.all()]
 
-    async def list_feed_cards(
+    async def list_feed_rows(
         self, filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
-    ) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]]]:
-        """A feed page in two queries: card columns joined to the author, then the tickers
-        and tags of those rows. Rows carry `score` (None outside a search)."""
+    ) -> list[Row[Any]]:
+        """A feed page as card columns joined to the author, with `score` (None outside a
+        search); `card_links` then loads the tickers and tags of the page in one query."""
         statement = self._feed_statement(CARD_COLUMNS, filters, now=now, limit=limit, after=after)
         statement = statement.join(Author, col(Author.id) == Article.author_id)
-        rows = list((await self.session.exec(statement)).all())
-        return rows, await self.card_links([row.id for row in rows])
+        return list((await self.session.exec(statement)).all())
 
     async def card_links(self, article_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
         """Tickers and tags of many articles in one round trip; a tag row has `role` None."""

@@ -2,7 +2,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from app.api_keys.dependencies import ContentWriter, OptionalApiKey
 from app.api_keys.scopes import Scope
@@ -15,7 +14,7 @@ from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, Arti
 from app.authors import service as authors_service
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
-from app.fields import Slug, Symbol, TagSlug, line
+from app.fields import Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
 from app.problems import InvalidFields, problem_responses
@@ -37,8 +36,8 @@ async def feed_filters(
     author: Annotated[Slug | None, Query(description="Author slug.")] = None,
     tag: Annotated[TagSlug | None, Query(description="Tag slug.")] = None,
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Published before (RFC 3339).")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339).")] = None,
     q: Annotated[SearchText | None, Query(description="Full-text search over title, dek and body; results by relevance, then newest.")] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     tickers = await tickers_service.require_symbols(session, ticker, loc=["query", "ticker"])
@@ -50,7 +49,10 @@ async def feed_filters(
         author_id = found.id
     tag_id = None
     if tag is not None:
-        tag_id = (await tags_service.require_tags(session, [tag], loc=["query", "tag"]))[0].id
+        found_tag = (await tags_service.find_tags(session, [tag])).get(tag)
+        if found_tag is None:
+            raise InvalidFields.one(["query", "tag"], f"unknown tag '{tag}'")
+        tag_id = found_tag.id
     return FeedFilters(
         ticker_ids=tuple(sorted(t.id for t in tickers if t.id)),
         author_id=author_id,

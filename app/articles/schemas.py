@@ -1,9 +1,9 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.fields import Slug, Symbol, TagSlug, WebUrl, line, multiline
+from app.fields import Slug, Symbol, TagSlug, UtcDatetime, WebUrl, line, multiline
 
 ArticleStatus = Literal["draft", "published", "archived"]
 AuthorKind = Literal["human", "ai_agent"]
@@ -25,7 +25,7 @@ class EditorialReviewInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reviewed_by: ReviewerName = Field(description="The human editor who took responsibility.")  # type: ignore[valid-type]
-    reviewed_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    reviewed_at: UtcDatetime | None = Field(default=None, description="Defaults to now.")
 
 
 class EditorialReview(BaseModel):
@@ -42,7 +42,7 @@ class ArticleCreate(BaseModel):
     body_markdown: BodyMarkdown  # type: ignore[valid-type]
     author: Slug
     status: ArticleStatus = "draft"
-    published_at: AwareDatetime | None = Field(
+    published_at: UtcDatetime | None = Field(
         default=None, description="May be in the future (scheduled). Defaults to now on publishing."
     )
     tickers: list[Symbol] = Field(default_factory=list, max_length=20)
@@ -61,7 +61,7 @@ class ArticleUpdate(BaseModel):
     body_markdown: BodyMarkdown | None = None  # type: ignore[valid-type]
     author: Slug | None = None
     status: ArticleStatus | None = None
-    published_at: AwareDatetime | None = None
+    published_at: UtcDatetime | None = None
     tickers: list[Symbol] | None = Field(default=None, max_length=20)
     tags: list[TagSlug] | None = Field(default=None, max_length=10)
     hero_image: HeroImage | None = None

@@ -10,9 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.articles.rendering import find_cashtags, render_body
 from app.articles.repository import ArticleRepository, FeedFilters
 from app.articles.schemas import ArticleCreate, ArticleUpdate, EditorialReviewInput
+from app.authors import service as authors_service
 from app.db import utcnow
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 from app.problems import Conflict, InvalidFields, NotFound
+from app.tags import service as tags_service
+from app.tickers import service as tickers_service
+from app.updates import changes_of
 
 
 def is_public(article: Article, *, now: datetime) -> bool:
@@ -45,15 +49,19 @@ async def list_feed(
     return await ArticleRepository(session).list_feed(filters, now=now, limit=limit, after=after)
 
 
-async def list_feed_cards(
+async def list_feed_rows(
     session: AsyncSession,
     filters: FeedFilters,
     *,
     now: datetime,
     limit: int,
     after: Sequence[Any] | None,
-) -> tuple[list[Any], dict[int, list[Any]]]:
-    return await ArticleRepository(session).list_feed_cards(filters, now=now, limit=limit, after=after)
+) -> list[Any]:
+    return await ArticleRepository(session).list_feed_rows(filters, now=now, limit=limit, after=after)
+
+
+async def card_links(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[Any]]:
+    return await ArticleRepository(session).card_links(article_ids)
 
 
 async def list_related(
@@ -73,8 +81,6 @@ async def author_has_articles(session: AsyncSession, *, author_id: int) -> bool:
 
 
 async def _resolve_author(session: AsyncSession, slug: str) -> Author:
-    from app.authors import service as authors_service
-
     author = await authors_service.find_author(session, slug)
     if author is None:
         raise InvalidFields.one(["body", "author"], f"unknown author '{slug}'")
@@ -94,8 +100,6 @@ def _apply_review(
 
 async def _render(session: AsyncSession, article: Article, site_url: str) -> list[Ticker]:
     """Renders the body and returns the known tickers its cashtags name."""
-    from app.tickers import service as tickers_service
-
     mentioned = await tickers_service.resolve_symbols(session, find_cashtags(article.body_markdown))
     rendered = render_body(
         article.body_markdown,
@@ -150,9 +154,6 @@ def _hero(values: dict[str, Any] | None) -> dict[str, Any]:
 async def create_article(
     session: AsyncSession, *, data: ArticleCreate, site_url: str, now: datetime
 ) -> Article:
-    from app.tags import service as tags_service
-    from app.tickers import service as tickers_service
-
     repository = ArticleRepository(session)
     slug = data.slug or slugify(data.title, max_length=120, word_boundary=True)
     if not slug:
@@ -191,13 +192,7 @@ async def create_article(
 async def update_article(
     session: AsyncSession, article: Article, *, data: ArticleUpdate, site_url: str, now: datetime
 ) -> Article:
-    from app.tags import service as tags_service
-    from app.tickers import service as tickers_service
-
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("title", "dek", "body_markdown", "author", "status", "tickers", "tags"):
-        if required in changes and changes[required] is None:
-            raise InvalidFields.one(["body", required], "cannot be null")
+    changes = changes_of(data, nullable=("published_at", "hero_image", "editorial_review"))
 
     author = article.author
     if "author" in changes:

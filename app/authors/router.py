@@ -12,7 +12,7 @@ from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.models import Author
-from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/authors", tags=["Authors"])
@@ -38,15 +38,15 @@ async def list_authors(
     kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
 ) -> Page[AuthorRead]:
     """Journalists and AI writing agents, by name."""
-    codec = request.app.state.cursor_codec
-    scope = filter_scope("authors", kind=kind)
-    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
-    authors = await service.list_authors(session, kind=kind, after=after, limit=page.limit + 1)
-    next_cursor = None
-    if len(authors) > page.limit:
-        authors = authors[: page.limit]
-        next_cursor = codec.encode([authors[-1].name, authors[-1].id], scope)
-    set_next_link(request, response, next_cursor)
+    authors, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("authors", kind=kind),
+        parsers=(parse_str, parse_int),
+        fetch=lambda after, limit: service.list_authors(session, kind=kind, after=after, limit=limit),
+        key_of=lambda author: [author.name, author.id],
+    )
     return Page[AuthorRead](items=await service.to_reads(session, authors, now=now), next_cursor=next_cursor)
 
 

@@ -11,6 +11,7 @@ from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Author
 from app.problems import Conflict, InvalidFields, NotFound
+from app.updates import changes_of
 
 
 async def get_author(session: AsyncSession, slug: str) -> Author:
@@ -74,10 +75,7 @@ async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
 
 
 async def update_author(session: AsyncSession, author: Author, *, data: AuthorUpdate) -> Author:
-    changes = _json_ready(data.model_dump(exclude_unset=True))
-    for required in ("name", "kind", "bio", "expertise", "links"):
-        if required in changes and changes[required] is None:
-            raise InvalidFields.one(["body", required], "cannot be null")
+    changes = _json_ready(changes_of(data, nullable=("avatar_url", "audience", "disclosure")))
     _check_disclosure(changes.get("kind", author.kind), changes.get("disclosure", author.disclosure))
     for name, value in changes.items():
         setattr(author, name, value)

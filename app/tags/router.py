@@ -10,7 +10,7 @@ from app.articles.schemas import ArticleCard
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.models import Tag
-from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
 from app.tags import service
 from app.tags.schemas import TagCreate, TagRead
@@ -32,15 +32,15 @@ async def list_tags(
     request: Request, response: Response, session: SessionDep, page: PageParams, now: Clock
 ) -> Page[TagRead]:
     """Topics such as AI, Earnings and Policy, by slug."""
-    codec = request.app.state.cursor_codec
-    scope = filter_scope("tags")
-    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
-    tags = await service.list_tags(session, after=after, limit=page.limit + 1)
-    next_cursor = None
-    if len(tags) > page.limit:
-        tags = tags[: page.limit]
-        next_cursor = codec.encode([tags[-1].slug, tags[-1].id], scope)
-    set_next_link(request, response, next_cursor)
+    tags, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("tags"),
+        parsers=(parse_str, parse_int),
+        fetch=lambda after, limit: service.list_tags(session, after=after, limit=limit),
+        key_of=lambda tag: [tag.slug, tag.id],
+    )
     return Page[TagRead](items=await service.to_reads(session, tags, now=now), next_cursor=next_cursor)
 
 

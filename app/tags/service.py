@@ -1,21 +1,20 @@
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import service as articles_service
 from app.keyset import ascending_page
 from app.models import Tag
 from app.problems import Conflict, InvalidFields, NotFound
+from app.tags.repository import TagRepository
 from app.tags.schemas import TagCreate, TagRead
 
 
 async def find_tags(session: AsyncSession, slugs: list[str]) -> dict[str, Tag]:
     if not slugs:
         return {}
-    found = await session.exec(select(Tag).where(col(Tag.slug).in_(slugs)))
-    return {tag.slug: tag for tag in found.all()}
+    return {tag.slug: tag for tag in await TagRepository(session).get_by_slugs(slugs)}
 
 
 async def get_tag(session: AsyncSession, slug: str) -> Tag:
@@ -53,7 +52,4 @@ async def to_reads(session: AsyncSession, tags: list[Tag], *, now: datetime) -> 
 async def create_tag(session: AsyncSession, *, data: TagCreate) -> Tag:
     if await find_tags(session, [data.slug]):
         raise Conflict(f"A tag with slug '{data.slug}' already exists.")
-    tag = Tag(**data.model_dump())
-    session.add(tag)
-    await session.flush()
-    return tag
+    return await TagRepository(session).add(Tag(**data.model_dump()))

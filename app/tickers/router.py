@@ -11,7 +11,7 @@ from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SYMBOL_PATTERN, line
 from app.models import Ticker
-from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
 from app.tickers import service
 from app.tickers.schemas import AssetClass, TickerCreate, TickerRead, TickerUpdate
@@ -41,17 +41,17 @@ async def list_tickers(
     asset_class: Annotated[AssetClass | None, Query()] = None,
 ) -> Page[TickerRead]:
     """Tickers by symbol."""
-    codec = request.app.state.cursor_codec
-    scope = filter_scope("tickers", q=q, asset_class=asset_class)
-    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
-    tickers = await service.list_tickers(
-        session, prefix=q, asset_class=asset_class, after=after, limit=page.limit + 1
+    tickers, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("tickers", q=q, asset_class=asset_class),
+        parsers=(parse_str, parse_int),
+        fetch=lambda after, limit: service.list_tickers(
+            session, prefix=q, asset_class=asset_class, after=after, limit=limit
+        ),
+        key_of=lambda ticker: [ticker.symbol, ticker.id],
     )
-    next_cursor = None
-    if len(tickers) > page.limit:
-        tickers = tickers[: page.limit]
-        next_cursor = codec.encode([tickers[-1].symbol, tickers[-1].id], scope)
-    set_next_link(request, response, next_cursor)
     return Page[TickerRead](items=await service.to_reads(session, tickers, now=now), next_cursor=next_cursor)
 
 

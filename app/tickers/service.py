@@ -11,6 +11,7 @@ from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Ticker, TickerAlias
 from app.problems import Conflict, InvalidFields, NotFound
+from app.updates import changes_of
 from app.tickers.repository import TickerRepository
 from app.tickers.schemas import TickerCreate, TickerRead, TickerUpdate
 
@@ -112,10 +113,7 @@ async def create_ticker(session: AsyncSession, *, data: TickerCreate) -> Ticker:
 
 
 async def update_ticker(session: AsyncSession, ticker: Ticker, *, data: TickerUpdate) -> Ticker:
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("name", "asset_class", "aliases"):
-        if required in changes and changes[required] is None:
-            raise InvalidFields.one(["body", required], "cannot be null")
+    changes = changes_of(data, nullable=("exchange",))
     aliases = changes.pop("aliases", None)
     if aliases is not None:
         wanted = sorted(set(aliases) - {ticker.symbol})

@@ -1,0 +1,18 @@
+FROM python:3.11-slim
+
+WORKDIR /srv/tickerfeed
+RUN pip install --no-cache-dir uv==0.13.9
+
+# Dependencies first, so code changes do not reinstall them.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY alembic.ini ./
+COPY alembic ./alembic
+COPY app ./app
+RUN uv sync --frozen --no-dev
+
+ENV PATH="/srv/tickerfeed/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1
+EXPOSE 8000
+CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
+     "--workers", "4", "--loop", "uvloop", "--http", "httptools", "--proxy-headers"]

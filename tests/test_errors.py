@@ -1,0 +1,291 @@
+"""Every error is an RFC 9457 problem document, and no bad input is ever a 500."""
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.factories import create_article, create_author, create_tag, create_ticker
+from tests.helpers import (
+    ANY_REQUEST_ID,
+    PROBLEM_JSON,
+    assert_problem,
+    assert_validation_error,
+    problem,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+WRITES = [
+    ("POST", "/v1/articles"),
+    ("PATCH", "/v1/articles/some-article"),
+    ("POST", "/v1/authors"),
+    ("PATCH", "/v1/authors/someone"),
+    ("POST", "/v1/tickers"),
+    ("PATCH", "/v1/tickers/NVDA"),
+    ("POST", "/v1/tags"),
+    ("POST", "/v1/api-keys"),
+]
+
+
+class TestMalformedJson:
+    @pytest.mark.parametrize(("method", "url"), WRITES)
+    async def test_is_a_400_problem(self, client, admin, method, url):
+        response = await client.request(
+            method, url, headers=admin | {"Content-Type": "application/json"}, content=b'{"title": '
+        )
+
+        assert_problem(response, problem(400, "malformed-json", "The request body is not valid JSON."))
+
+    async def test_refuses_invalid_utf8(self, client, admin):
+        response = await client.post(
+            "/v1/tags", headers=admin | {"Content-Type": "application/json"}, content=b'{"slug": "\xff\xfe"}'
+        )
+
+        assert response.status_code == 400
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+    async def test_survives_deep_nesting(self, client, admin):
+        response = await client.post(
+            "/v1/tags", headers=admin | {"Content-Type": "application/json"}, content=b"[" * 200_000
+        )
+
+        assert response.status_code == 400
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+    @pytest.mark.parametrize("body", [b"[]", b'"text"', b"42", b"null"])
+    async def test_refuses_json_that_is_not_an_object(self, client, admin, body):
+        response = await client.post("/v1/tags", headers=admin | {"Content-Type": "application/json"}, content=body)
+
+        assert_validation_error(response, ["body"])
+
+
+class TestUnsupportedMediaType:
+    @pytest.mark.parametrize(("method", "url"), WRITES)
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+    )
+    async def test_refuses_bodies_that_are_not_json(self, client, admin, method, url, content_type):
+        headers = dict(admin)
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = await client.request(method, url, headers=headers, content=b'{"name": "x"}')
+
+        assert_problem(response, problem(415, "unsupported-media-type", "Send the body as `application/json`."))
+
+    async def test_accepts_json_with_a_charset_and_json_suffix_types(self, client, writer):
+        for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+            response = await client.post(
+                "/v1/tags", headers=writer | {"Content-Type": content_type},
+                content=json.dumps({"slug": content_type[12:17].strip("/;-+ ").replace("+", ""), "name": "x"}),
+            )
+            assert response.status_code == 201, response.text
+
+
+class TestBodyTooLarge:
+    async def test_refuses_a_declared_length_over_the_limit(self, client, writer, settings):
+        body = b'{"name": "' + b"x" * settings.max_body_bytes + b'"}'
+
+        response = await client.post("/v1/tags", headers=writer | {"Content-Type": "application/json"}, content=body)
+
+        assert_problem(
+            response,
+            problem(413, "body-too-large", f"The request body exceeds {settings.max_body_bytes} bytes."),
+        )
+
+    async def test_refuses_a_chunked_body_over_the_limit(self, client, writer, settings):
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"name": "'
+            for _ in range(settings.max_body_bytes // 65536 + 2):
+                yield b"x" * 65536
+            yield b'"}'
+
+        response = await client.post(
+            "/v1/tags", headers=writer | {"Content-Type": "application/json"}, content=chunks()
+        )
+
+        assert response.status_code == 413
+        assert response.headers["content-type"] == PROBLEM_JSON
+        assert response.json()["status"] == 413
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+    async def test_accepts_a_body_just_under_the_limit(self, client, session, writer, settings):
+        author = await create_author(session)
+        body = {"title": "Big", "author": author.slug, "body_markdown": "word " * 19_000}
+
+        response = await client.post("/v1/articles", headers=writer, json=body)
+
+        assert response.status_code == 201
+
+    async def test_refuses_a_malformed_content_length(self, client, writer):
+        response = await client.post(
+            "/v1/tags", headers=writer | {"Content-Type": "application/json", "Content-Length": "12abc"},
+            content=b'{"slug": "a"}',
+        )
+
+        assert_problem(response, problem(400, "bad-request", "Invalid Content-Length."))
+
+
+class TestUriTooLong:
+    async def test_refuses_a_query_string_over_4096_bytes(self, client):
+        response = await client.get("/v1/articles?q=" + "a" * 4100)
+
+        assert_problem(response, problem(414, "uri-too-long", "The query string is too long."))
+
+    async def test_accepts_a_query_string_of_4096_bytes(self, client):
+        response = await client.get("/v1/articles?" + "x=" + "a" * 4094)
+
+        assert response.status_code == 200
+
+
+class TestBadInputIsNeverAServerError:
+    @pytest.mark.parametrize(
+        ("path", "loc"),
+        [
+            ("/v1/articles/" + "a" * 121, ["path", "slug"]),
+            ("/v1/articles/%00", ["path", "slug"]),
+            ("/v1/articles/caf%C3%A9", ["path", "slug"]),
+            ("/v1/articles/a%0Ab", ["path", "slug"]),
+            ("/v1/articles/" + "a" * 5000 + "/related", ["path", "slug"]),
+            ("/v1/authors/%00/articles", ["path", "slug"]),
+            ("/v1/tickers/" + "A" * 500, ["path", "symbol"]),
+            ("/v1/tags/%7F", ["path", "slug"]),
+        ],
+    )
+    async def test_refuses_bad_path_segments(self, client, path, loc):
+        assert_validation_error(await client.get(path), loc)
+
+    @pytest.mark.parametrize(
+        ("query", "loc"),
+        [
+            ("q=%00", ["query", "q"]),
+            ("q=a%1Bb", ["query", "q"]),
+            ("q=" + "a" * 201, ["query", "q"]),
+            ("author=%00", ["query", "author"]),
+            ("tag=a%00", ["query", "tag"]),
+            ("ticker=NV%00DA", ["query", "ticker", 0]),
+            ("ticker=" + "&ticker=".join(["A"] * 21), ["query", "ticker"]),
+            ("cursor=%00", ["query", "cursor"]),
+            ("cursor=" + "a" * 513, ["query", "cursor"]),
+            ("since=%00", ["query", "since"]),
+            ("limit=99999999999999999999999", ["query", "limit"]),
+            ("limit=1e309", ["query", "limit"]),
+            ("author_kind=%00", ["query", "author_kind"]),
+        ],
+    )
+    async def test_refuses_bad_query_values(self, client, query, loc):
+        assert_validation_error(await client.get(f"/v1/articles?{query}"), loc)
+
+    @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+    async def test_refuses_timestamps_outside_the_utc_range_in_queries(self, client, value):
+        response = await client.get("/v1/articles", params={"since": value})
+
+        assert_validation_error(response, ["query", "since"])
+
+    @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+    async def test_refuses_timestamps_outside_the_utc_range_in_bodies(self, client, session, writer, value):
+        author = await create_author(session)
+
+        response = await client.post(
+            "/v1/articles", headers=writer,
+            json={"title": "Edge", "body_markdown": "b", "author": author.slug, "published_at": value},
+        )
+
+        assert_validation_error(response, ["body", "published_at"])
+
+    @pytest.mark.parametrize(
+        "text", ["nul\u0000", "escape\u001b[31m", "delete\u007f", "lone \ud800 surrogate", "bell\u0007"]
+    )
+    async def test_refuses_control_characters_in_every_kind_of_string_field(self, client, session, writer, text):
+        author = await create_author(session)
+        await create_ticker(session, "NVDA")
+        await create_tag(session, "ai")
+        article = await create_article(session, author=author, tickers=["NVDA"])
+        cases = [
+            ("POST", "/v1/articles", {"title": text, "body_markdown": "b", "author": author.slug}, ["body", "title"]),
+            ("POST", "/v1/articles", {"title": "t", "dek": text, "body_markdown": "b", "author": author.slug}, ["body", "dek"]),
+            ("POST", "/v1/articles", {"title": "t", "body_markdown": text, "author": author.slug}, ["body", "body_markdown"]),
+            ("PATCH", f"/v1/articles/{article.slug}", {"hero_image": {"url": "https://a.example/x.png", "alt": text}}, ["body", "hero_image", "alt"]),
+            ("PATCH", f"/v1/articles/{article.slug}", {"hero_image": {"url": "https://a.example/x.png", "credit": text}}, ["body", "hero_image", "credit"]),
+            ("PATCH", f"/v1/authors/{author.slug}", {"bio": text}, ["body", "bio"]),
+            ("PATCH", f"/v1/authors/{author.slug}", {"audience": text}, ["body", "audience"]),
+            ("PATCH", f"/v1/authors/{author.slug}", {"disclosure": text}, ["body", "disclosure"]),
+            ("PATCH", f"/v1/authors/{author.slug}", {"expertise": [text]}, ["body", "expertise", 0]),
+            ("PATCH", f"/v1/authors/{author.slug}", {"links": [{"label": text, "url": "https://a.example"}]}, ["body", "links", 0, "label"]),
+            ("PATCH", "/v1/tickers/NVDA", {"name": text}, ["body", "name"]),
+            ("PATCH", "/v1/tickers/NVDA", {"exchange": text}, ["body", "exchange"]),
+            ("POST", "/v1/tags", {"slug": "x", "name": "X", "description": text}, ["body", "description"]),
+        ]
+        for method, url, body, loc in cases:
+            response = await client.request(
+                method, url, headers=writer | {"Content-Type": "application/json"},
+                content=json.dumps(body).encode(),
+            )
+            assert_validation_error(response, loc)
+
+    async def test_refuses_an_absurdly_long_key(self, client):
+        response = await client.post("/v1/tags", json={}, headers={"Authorization": "Bearer tfk_" + "a" * 5000})
+
+        assert response.status_code == 401
+
+    async def test_reports_validation_errors_without_echoing_input(self, client, writer):
+        response = await client.post("/v1/tags", headers=writer, json={"slug": "<script>", "name": "x"})
+
+        assert_validation_error(response, ["body", "slug"])
+        assert "<script>" not in response.text
+
+
+class TestRoutingProblems:
+    async def test_unknown_path_is_a_404_problem(self, client):
+        assert_problem(await client.get("/v1/nothing-here"), problem(404, None, "No resource at this path."))
+
+    async def test_wrong_method_is_a_405_problem(self, client):
+        response = await client.put("/v1/articles/some-article")
+
+        assert_problem(response, problem(405, None, "PUT is not allowed on this path."))
+        assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET"}
+
+
+class TestUnexpectedErrors:
+    async def test_are_a_500_problem_with_the_request_id_and_no_internals(self, app, client, caplog):
+        async def explode() -> None:
+            raise RuntimeError("secret connection string postgres://u:p@db")
+
+        app.add_api_route("/test-only/explode", explode)
+
+        response = await client.get("/test-only/explode", headers={"X-Request-ID": "trace-123"})
+
+        assert_problem(
+            response,
+            problem(
+                500, None, "An unexpected error occurred; quote the request id when reporting it.",
+                request_id="trace-123",
+            ),
+        )
+        assert "secret" not in response.text and "RuntimeError" not in response.text
+        assert any(record.exc_info and "trace-123" in record.getMessage() for record in caplog.records)
+
+
+class TestRequestId:
+    async def test_generates_one_for_every_response(self, client):
+        for response in (
+            await client.get("/healthz"),
+            await client.get("/v1/articles"),
+            await client.get("/v1/nothing"),
+            await client.get("/v1/articles?q=" + "a" * 5000),
+        ):
+            assert response.headers["x-request-id"] == ANY_REQUEST_ID
+
+    @pytest.mark.parametrize("sent", ["abc-123", "req_01HZX.9:a", "A" * 128])
+    async def test_echoes_a_sane_client_id(self, client, sent):
+        response = await client.get("/v1/nothing", headers={"X-Request-ID": sent})
+
+        assert response.headers["x-request-id"] == sent
+        assert response.json()["request_id"] == sent
+
+    @pytest.mark.parametrize("sent", ["", "has space", "A" * 129, "<script>", "a\tb", "ünïcode"])
+    async def test_replaces_an_insane_client_id(self, client, sent):
+        response = await client.get("/v1/nothing", headers={"X-Request-ID": sent.encode()})
+
+        assert response.headers["x-request-id"] == ANY_REQUEST_ID
+        assert response.json()["request_id"] == response.headers["x-request-id"]
