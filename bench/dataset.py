@@ -7,7 +7,9 @@ its company and topic words into both the Markdown and the HTML (single plain wo
 the rendered HTML stays what the renderer would have produced).
 """
 
+import html
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,7 +90,9 @@ ARTICLE_COLUMNS = (
     "hero_image_alt", "hero_image_credit", "reviewed_by", "reviewed_at", "deleted_at",
     "created_at", "updated_at",
 )
-ARTICLE_TICKER_COLUMNS = ("article_id", "ticker_id", "role")
+# published_at: the ticker feed's copy (migration 5f0c2a9d8e41), set here because COPY
+# runs with triggers off.
+ARTICLE_TICKER_COLUMNS = ("article_id", "ticker_id", "role", "published_at")
 ARTICLE_TAG_COLUMNS = ("article_id", "tag_id")
 
 
@@ -170,6 +174,10 @@ def body_templates(body_bytes: int, count: int = 6) -> list[Body]:
     return out
 
 
+def slug_of(title: str, article_id: int) -> str:
+    return f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}-{article_id}"
+
+
 def _fill(text: str, company: str, topic1: str, topic2: str) -> str:
     return (text.replace(PLACEHOLDERS[0], company).replace(PLACEHOLDERS[1], topic1)
             .replace(PLACEHOLDERS[2], topic2))
@@ -205,9 +213,9 @@ def articles(size: Size, chunk_size: int = 20_000) -> Iterator[Chunk]:
         reviewed = agent_author <= AI_AGENTS
         hero = article_id % 3 != 0
         chunk.articles.append((
-            article_id, f"{title.lower().replace(' ', '-')}-{article_id}", title,
+            article_id, slug_of(title, article_id), title,
             f"{company} {topic1}: what the {topic2} news means for investors this week.",
-            _fill(body.markdown, company, topic1, topic2), _fill(body.html, company, topic1, topic2),
+            _fill(body.markdown, company, topic1, topic2), _fill(body.html, html.escape(company), topic1, topic2),
             body.word_count, body.reading_time_minutes, "published", published, agent_author,
             f"https://cdn.news.example/hero/{article_id}.jpg" if hero else None,
             f"{company} headquarters" if hero else None, "Newswire" if hero else None,
@@ -215,7 +223,8 @@ def articles(size: Size, chunk_size: int = 20_000) -> Iterator[Chunk]:
             published, published,
         ))
         for position, ticker_id in enumerate(chosen):
-            chunk.article_tickers.append((article_id, ticker_id, "primary" if position == 0 else "mentioned"))
+            role = "primary" if position == 0 else "mentioned"
+            chunk.article_tickers.append((article_id, ticker_id, role, published))
         for tag_id in rng.sample(range(1, len(TAGS) + 1), rng.randint(1, 3)):
             chunk.article_tags.append((article_id, tag_id))
         if len(chunk.articles) >= chunk_size:

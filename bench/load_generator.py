@@ -61,12 +61,12 @@ def run_httpx(
     async def main() -> Result:
         latencies: list[float] = []
         errors = 0
-        deadline = time.monotonic() + seconds
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=5.0) as client:
+            deadline = time.monotonic() + seconds
 
             async def worker() -> None:
                 nonlocal errors
-                while time.monotonic() < deadline:
+                while not latencies or time.monotonic() < deadline:
                     started = time.perf_counter()
                     try:
                         response = await client.get(random.choice(paths))

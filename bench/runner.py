@@ -198,7 +198,7 @@ def define_workloads(
         ("W2", f"article by slug ({len(inputs.slugs)} random)", [f"/v1/articles/{s}" for s in inputs.slugs], None),
         ("W3", f"ticker feed ({len(inputs.symbols)} random)",
          [f"/v1/articles?ticker={quote(s)}&limit=20" for s in inputs.symbols], None),
-        *[(f"W4{'' if depth == 4000 else '-deep'}", f"page after {depth:,} by cursor",
+        *[(f"W4{'-deep' if depth >= 500_000 else ''}", f"page after {depth:,} by cursor",
            [f"/v1/articles?limit=20&cursor={cursor}"], None) for depth, cursor in inputs.deep_cursors],
         ("W5", f"search `?q=` ({len(inputs.words)} random words)",
          [f"/v1/articles?q={w}&limit=20" for w in inputs.words], None),

@@ -1,7 +1,7 @@
 """Article queries: the public feed, search on both backends, related articles."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,16 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import UTCDateTime
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 
 # The FTS5 table the SQLite migration creates; PostgreSQL uses `article.search_vector`.
 sqlite_search = table("article_search", column("rowid"), column("article_search"))
+# article_ticker as the ticker feed sees it: with the copy of published_at that the
+# migration's triggers maintain, indexed as (ticker_id, published_at, article_id).
+ticker_feed = table(
+    "article_ticker", column("article_id"), column("ticker_id"), column("published_at", UTCDateTime())
+).alias("ticker_feed")
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,13 @@ class ArticleRepository:
         else:
             statement = select(*columns, literal(None).label("score")).select_from(Article)
             key = [Article.published_at, Article.id]
+        if len(filters.ticker_ids) == 1 and not filters.query:
+            # One ticker: walk that ticker's links newest first instead of the whole feed.
+            statement = statement.join(ticker_feed, ticker_feed.c.article_id == Article.id).where(
+                ticker_feed.c.ticker_id == filters.ticker_ids[0], ticker_feed.c.published_at <= now
+            )
+            key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
+            filters = replace(filters, ticker_ids=())
         statement = self._filtered(statement.where(is_visible(now)), filters)
         if after is not None:
             statement = statement.where(tuple_(*key) < tuple(after))
