@@ -19,6 +19,7 @@ class Row:
     ceiling: float | None = None  # req/s of the ceiling this row is compared with
     target: str = ""
     note: str = ""
+    cpu_ms: float = 0.0  # server CPU time per request
 
 
 def machine() -> list[str]:
@@ -48,18 +49,18 @@ def _cell(value: float, digits: int = 1) -> str:
 
 def table(rows: list[Row]) -> list[str]:
     lines = [
-        "| Workload | What | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio | target |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| Workload | What | req/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | ratio | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         if row.result is None:
-            lines.append(f"| {row.name} | {row.description} | skipped: {row.note} | | | | | | {row.target} |")
+            lines.append(f"| {row.name} | {row.description} | skipped: {row.note} | | | | | | | {row.target} |")
             continue
         r = row.result
         ratio = f"{r.rps / row.ceiling:.0%}" if row.ceiling else "—"
         lines.append(
             f"| {row.name} | {row.description} | {_cell(r.rps, 0)} | {_cell(r.p50_ms, 2)} | {_cell(r.p99_ms, 2)} | "
-            f"{r.errors} | {_cell(row.peak_rss_kib / 1024)} | {ratio} | {row.target} |"
+            f"{r.errors} | {_cell(row.peak_rss_kib / 1024)} | {_cell(row.cpu_ms, 2)} | {ratio} | {row.target} |"
         )
     return lines
 

@@ -79,20 +79,24 @@ class Bench:
         path.write_text("\n".join(paths) + "\n")
         return path
 
-    def measure(self, server: Server, paths: Path, header: tuple[str, str] | None = None) -> tuple[Result, int]:
+    def measure(
+        self, server: Server, paths: Path, header: tuple[str, str] | None = None
+    ) -> tuple[Result, int, float]:
         run: Callable[..., Result] = run_wrk if self.wrk else run_httpx
         if self.options.warmup > 0:
             run(server.url, paths, seconds=self.options.warmup, header=header)
         with server.sample_rss():
             result = run(server.url, paths, seconds=self.options.duration, header=header)
-        return result, server.peak_rss_kib
+        cpu_ms = server.cpu_used * 1000 / result.requests if result.requests else 0.0
+        return result, server.peak_rss_kib, cpu_ms
 
     def row(self, name: str, description: str, server: Server, paths: Path,
             header: tuple[str, str] | None = None, target: str = "") -> Row:
-        result, rss = self.measure(server, paths, header)
+        result, rss, cpu_ms = self.measure(server, paths, header)
         print(f"  {name:<4} {description:<44} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-              f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}  rss {rss / 1024:.0f} MB", flush=True)
-        return Row(name, description, result, rss, target=target)
+              f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}  rss {rss / 1024:.0f} MB  "
+              f"cpu {cpu_ms:.2f} ms/req", flush=True)
+        return Row(name, description, result, rss, target=target, cpu_ms=cpu_ms)
 
 
 def app_env(url: str) -> dict[str, str]:

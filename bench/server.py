@@ -47,12 +47,22 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen[bytes]
     workers: int
     peak_rss_kib: int = 0
+    cpu_used: float = 0.0
     _sampling: bool = field(default=False, repr=False)
 
     def worker_pids(self) -> list[int]:
@@ -63,7 +73,9 @@ class Server:
 
     @contextmanager
     def sample_rss(self, every: float = 0.2) -> Iterator[None]:
-        """Peak resident memory of any one serving process while the block runs."""
+        """Peak resident memory of any one serving process while the block runs, and the
+        CPU time the serving processes used (a cost per request that CPU contention from
+        other work on the machine does not distort the way it distorts req/s)."""
         self.peak_rss_kib = 0
         self._sampling = True
 
@@ -74,12 +86,15 @@ class Server:
                 time.sleep(every)
 
         thread = threading.Thread(target=poll, daemon=True)
+        pids = self.worker_pids()
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         thread.start()
         try:
             yield
         finally:
             self._sampling = False
             thread.join()
+            self.cpu_used = sum(cpu_seconds(pid) for pid in pids) - cpu_before
 
 
 @contextmanager
