@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
 from app.openapi import install_openapi
 from app.operations import router as operations_router
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine)
         yield
         await engine.dispose()
 

@@ -57,6 +57,12 @@ def table(rows: list[Row]) -> list[str]:
             lines.append(f"| {row.name} | {row.description} | skipped: {row.note} | | | | | | | {row.target} |")
             continue
         r = row.result
+        if r.requests == 0:
+            lines.append(
+                f"| {row.name} | {row.description} | 0 | — | — | every request: none answered within "
+                f"the run | {_cell(row.peak_rss_kib / 1024)} | — | 0% | {row.target} |"
+            )
+            continue
         ratio = f"{r.rps / row.ceiling:.0%}" if row.ceiling else "—"
         lines.append(
             f"| {row.name} | {row.description} | {_cell(r.rps, 0)} | {_cell(r.p50_ms, 2)} | {_cell(r.p99_ms, 2)} | "
