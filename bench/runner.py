@@ -162,9 +162,12 @@ def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, lis
     if bench.options.workers and (not wanted or "scale" in wanted):
         print("W1 scaling", flush=True)
         for workers in bench.options.workers:
-            with serve("app.main:create_app", env=env, workers=workers) as server:
-                row = bench.row(f"W1×{workers}", f"W1 with {workers} worker{'s' if workers > 1 else ''}", server, w1)
-            scaling.append(row)
+            name, description = f"W1×{workers}", f"W1 with {workers} worker{'s' if workers > 1 else ''}"
+            try:
+                with serve("app.main:create_app", env=env, workers=workers) as server:
+                    scaling.append(bench.row(name, description, server, w1))
+            except RuntimeError as exc:  # a server that does not come up is reported, not fatal
+                scaling.append(Row(name, description, None, note=str(exc)))
         if scaling and scaling[0].result:
             for row in scaling:
                 row.ceiling = scaling[0].result.rps

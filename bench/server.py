@@ -124,7 +124,7 @@ def serve(target: str, *, env: dict[str, str], workers: int = 1, factory: bool =
             process.wait()
 
 
-def _wait_until_up(server: Server, timeout: float = 30.0) -> None:
+def _wait_until_up(server: Server, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
