@@ -11,8 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import migrations
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
+from app.problems import Problem
 from app.settings import get_settings
 
 T = TypeVar("T")
@@ -127,3 +128,92 @@ def keys_revoke(key_id: int) -> None:
 
     in_transaction(revoke)
     click.echo(f"revoked key {key_id}")
+
+
+@main.group()
+def newsletter() -> None:
+    """Newsletter editions: queue them in the outbox and deliver them over SMTP."""
+
+
+def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int]:
+    from app.newsletters import sending
+
+    async def queue(session: AsyncSession) -> tuple[str, int, int]:
+        return await sending.queue_edition(
+            session, slug=slug, day=day, allow_empty=allow_empty, settings=get_settings(), now=utcnow()
+        )
+
+    try:
+        return in_transaction(queue)
+    except Problem as problem:
+        raise click.ClickException(problem.detail) from problem
+
+
+def _deliver(batch_size: int, concurrency: int, watch: float | None = None) -> Any:
+    from app.mail.delivery import deliver_due
+
+    async def run() -> Any:
+        settings = get_settings()
+        engine = create_engine(settings)
+        try:
+            while True:
+                report = await deliver_due(
+                    create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
+                )
+                if watch is None:
+                    return report
+                if report.sent or report.retried or report.failed:
+                    click.echo(_summary(report))
+                await asyncio.sleep(watch)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _summary(report: Any) -> str:
+    return f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, skipped {report.skipped}"
+
+
+DAY_OPTION = click.option("--date", "day", help="YYYY-MM-DD in the newsletter's time zone; default today.")
+EMPTY_OPTION = click.option("--allow-empty", is_flag=True, help="Queue even when the edition has no articles.")
+BATCH_OPTION = click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 1000))
+CONCURRENCY_OPTION = click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Parallel SMTP connections."
+)
+
+
+@newsletter.command("queue")
+@click.argument("slug")
+@DAY_OPTION
+@EMPTY_OPTION
+def newsletter_queue(slug: str, day: str | None, allow_empty: bool) -> None:
+    """Queue an edition for every confirmed subscriber; running it again queues nobody twice."""
+    edition, articles, queued = _queue(slug, day, allow_empty)
+    click.echo(f"{edition}: {articles} articles, {queued} messages queued")
+    if articles == 0 and not allow_empty:
+        click.echo("no articles that day: nothing queued (pick another --date, or --allow-empty)")
+
+
+@newsletter.command("deliver")
+@BATCH_OPTION
+@CONCURRENCY_OPTION
+@click.option(
+    "--watch", type=click.FloatRange(min=1), metavar="SECONDS",
+    help="Keep running, looking for due mail every SECONDS (a worker); several may run at once.",
+)
+def newsletter_deliver(batch_size: int, concurrency: int, watch: float | None) -> None:
+    """Send every due message in the outbox (editions, confirmations, retries), then exit."""
+    click.echo(_summary(_deliver(batch_size, concurrency, watch)))
+
+
+@newsletter.command("send")
+@click.argument("slug")
+@DAY_OPTION
+@EMPTY_OPTION
+@BATCH_OPTION
+@CONCURRENCY_OPTION
+def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: int, concurrency: int) -> None:
+    """Queue an edition, then deliver everything due."""
+    newsletter_queue.callback(slug, day, allow_empty)  # type: ignore[misc]
+    newsletter_deliver.callback(batch_size, concurrency, None)  # type: ignore[misc]

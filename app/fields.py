@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, StringConstraints, UrlConstraints
+from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BeforeValidator, StringConstraints, UrlConstraints
 
 _SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 # Multi-line text keeps tab, line feed and carriage return.
@@ -60,4 +60,16 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("must be representable in UTC (years 1 to 9999)") from None
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+_RFC3339_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    # Pydantic would also read numbers as Unix times; the contract speaks RFC 3339 only.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-11-28T14:03:00Z")
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc)]

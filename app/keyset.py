@@ -17,13 +17,15 @@ async def ascending_page(
     key: Sequence[Any],
     where: Sequence[Any] = (),
     after: Sequence[Any] | None,
-    limit: int,
+    limit: int | None,
     options: Sequence[Any] = (),
 ) -> list[Row]:
     statement = select(model).where(*where)
     if after is not None:
         statement = statement.where(tuple_(*key) > tuple(after))
-    statement = statement.order_by(*[col(part).asc() for part in key]).limit(limit)
+    statement = statement.order_by(*[col(part).asc() for part in key])
+    if limit is not None:
+        statement = statement.limit(limit)
     if options:
         statement = statement.options(*options)
     return list((await session.exec(statement)).all())

@@ -11,21 +11,33 @@ from fastapi.routing import APIRoute
 from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
+from app.caching.http import add_conditional_get
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.discovery import router as discovery_router
+from app.feeds.router import router as feeds_router
 from app.middleware import RequestIdMiddleware, RequestLimitsMiddleware
 from app.openapi import install_openapi
+from app.newsletters.router import router as newsletters_router
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
 from app.problems import add_exception_handlers
+from app.ratelimit import RateLimiter, create_storage
 from app.settings import Settings, get_settings
+from app.subscriptions.admin_router import router as subscribers_router
+from app.subscriptions.router import router as subscriptions_router
 from app.tags.router import router as tags_router
 from app.tickers.router import router as tickers_router
 
 ROUTERS = [
+    discovery_router,
     articles_router,
     authors_router,
     tickers_router,
     tags_router,
+    feeds_router,
+    newsletters_router,
+    subscriptions_router,
+    subscribers_router,
     api_keys_router,
     operations_router,
 ]
@@ -59,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cursor_codec = CursorCodec(settings.secret_key)
+    app.state.rate_limiter = RateLimiter(create_storage(settings))
     add_exception_handlers(app)
+    add_conditional_get(app)
     install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -9,6 +9,7 @@ from app.problems import PROBLEM_MEDIA_TYPE
 
 FASTAPI_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
 VALIDATION_PROBLEM = "#/components/schemas/ValidationProblemDocument"
+PROBLEM = "#/components/schemas/ProblemDocument"
 
 
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
@@ -24,6 +25,12 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> None:
                 if body.get("schema", {}).get("$ref") == FASTAPI_VALIDATION_ERROR:
                     body = {"schema": {"$ref": VALIDATION_PROBLEM}}
                 response["content"] = {PROBLEM_MEDIA_TYPE: body}
+            if operation.get("security") and "401" not in operation["responses"]:
+                # Any operation that reads a key answers 401 to a key that is sent but wrong.
+                operation["responses"]["401"] = {
+                    "description": "Unauthorized",
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM}}},
+                }
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from app.caching.http import NO_STORE, http_cache
 from app.problems import problem_responses, problem_response
 
 router = APIRouter(tags=["Operations"])
@@ -14,7 +15,14 @@ class Health(BaseModel):
     status: str
 
 
-@router.get("/healthz", summary="Check the process is alive", response_model=Health)
+# Even liveness can fail unexpectedly; generated clients should know that error's shape.
+@router.get(
+    "/healthz",
+    summary="Check the process is alive",
+    response_model=Health,
+    responses=problem_responses(500),
+    dependencies=[http_cache(NO_STORE)],
+)
 async def check_health() -> Health:
     """Answers while the process can serve HTTP; it does not touch the database."""
     return Health(status="ok")
@@ -22,6 +30,7 @@ async def check_health() -> Health:
 
 @router.get(
     "/readyz",
+    dependencies=[http_cache(NO_STORE)],
     summary="Check the service is ready",
     response_model=Health,
     responses=problem_responses(503),

@@ -81,6 +81,14 @@ class Forbidden(Problem):
     kind = "forbidden"
 
 
+class RateLimited(Problem):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    kind = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class UnsupportedMediaType(Problem):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     kind = "unsupported-media-type"

@@ -1,9 +1,11 @@
 """Runtime configuration, read from the environment and an optional `.env` file."""
 
+import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from limits import parse_many
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -25,13 +27,57 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=100)
 
     public_site_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
+    # Where this API is reachable from a mail client: one-click unsubscribe links POST here.
+    public_api_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
     load_demo_content: bool = True
 
-    @field_validator("cors_origins", mode="before")
+    # The default target is a local catcher (`python -m aiosmtpd -n -l 127.0.0.1:1025`), so no
+    # mail leaves the machine until SMTP_HOST is configured.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_sender: str = "Tickerfeed <newsletter@localhost>"
+    send_mail_on_request: bool = True
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    mail_retry_base_seconds: int = Field(default=60, ge=1)
+    mail_lease_seconds: int = Field(default=300, ge=10)
+
+    confirmation_token_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
+    confirmation_resend_minutes: int = Field(default=15, ge=0)
+    consent_text_version: str = "2026-11-01"
+    edition_max_articles: int = Field(default=30, ge=1, le=100)
+
+    redis_url: str | None = None
+    rate_limit_prefix: str = "tickerfeed"
+    rate_limit_subscribe_per_client: str = "20/hour"
+    rate_limit_subscribe_per_email: str = "5/hour"
+    rate_limit_confirm_per_client: str = "30/hour"
+    # Peers whose X-Forwarded-For is believed (addresses or CIDR blocks of your load balancers).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def check_networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)
+        return networks
+
+    @field_validator(
+        "rate_limit_subscribe_per_client", "rate_limit_subscribe_per_email", "rate_limit_confirm_per_client"
+    )
+    @classmethod
+    def check_rate_limit(cls, value: str) -> str:
+        parse_many(value)
         return value
 
     @field_validator("database_url")
@@ -60,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def site_url(self) -> str:
         return str(self.public_site_url).rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        return str(self.public_api_url).rstrip("/")
 
 
 @lru_cache

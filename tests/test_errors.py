@@ -5,6 +5,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from app.articles.repository import ArticleRepository
+from app.authors import service as authors_service
+from app.authors.schemas import AuthorCreate
+from app.db import SessionDep
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import (
     ANY_REQUEST_ID,
@@ -264,6 +268,37 @@ class TestUnexpectedErrors:
         )
         assert "secret" not in response.text and "RuntimeError" not in response.text
         assert any(record.exc_info and "trace-123" in record.getMessage() for record in caplog.records)
+
+
+class TestFailedWrites:
+    async def test_leave_nothing_written(self, app, client):
+        async def write_then_fail(session: SessionDep) -> None:
+            data = AuthorCreate(slug="half-written", name="Half Written", kind="human")
+            await authors_service.create_author(session, data=data)
+            raise RuntimeError("after the write")
+
+        app.add_api_route("/test-only/write-then-fail", write_then_fail, methods=["POST"])
+
+        response = await client.post("/test-only/write-then-fail")
+
+        assert response.status_code == 500
+        assert (await client.get("/v1/authors/half-written")).status_code == 404
+
+    async def test_a_racing_duplicate_is_a_409_not_a_500(self, client, session, writer, monkeypatch):
+        """Two requests can both pass the slug check; the unique constraint decides."""
+        author = await create_author(session)
+
+        async def never_taken(self: ArticleRepository, slug: str) -> bool:
+            return False
+
+        monkeypatch.setattr(ArticleRepository, "slug_exists", never_taken)
+        body = {"slug": "race", "title": "Race", "body_markdown": "b", "author": author.slug, "status": "published"}
+        assert (await client.post("/v1/articles", headers=writer, json=body)).status_code == 201
+
+        response = await client.post("/v1/articles", headers=writer, json=body | {"title": "Loser"})
+
+        assert_problem(response, problem(409, "conflict", "The change conflicts with data already stored."))
+        assert (await client.get("/v1/articles/race")).json()["title"] == "Race"
 
 
 class TestRequestId:

@@ -9,7 +9,7 @@ published_at on the link row, the page is one range scan of
 article.published_at on both backends, so the application never writes it.
 
 Revision ID: 5f0c2a9d8e41
-Revises: 702c5b96217b
+Revises: 6409f0a39cb3
 Create Date: 2026-11-29 05:50:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5f0c2a9d8e41"
-down_revision: str | None = "702c5b96217b"
+down_revision: str | None = "6409f0a39cb3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api_keys import service
@@ -16,10 +16,15 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def optional_api_key(session: SessionDep, credentials: Credentials) -> ApiKey | None:
+async def optional_api_key(
+    request: Request, session: SessionDep, credentials: Credentials
+) -> ApiKey | None:
     """The caller's key, or None for an anonymous call. A key that is sent but wrong is a 401,
     never a silent downgrade to anonymous."""
     if credentials is None:
+        # HTTPBearer ignores other schemes and an empty token; they are still credentials sent.
+        if "authorization" in request.headers:
+            raise Unauthorized("Send the API key as `Authorization: Bearer <key>`.")
         return None
     api_key = await service.authenticate(session, credentials.credentials)
     if api_key is None:

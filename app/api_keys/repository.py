@@ -1,5 +1,3 @@
-from collections.abc import Sequence
-
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,10 +14,6 @@ class ApiKeyRepository:
 
     async def get(self, key_id: int) -> ApiKey | None:
         return await self.session.get(ApiKey, key_id)
-
-    async def list_all(self) -> Sequence[ApiKey]:
-        result = await self.session.exec(select(ApiKey).order_by(ApiKey.id))
-        return result.all()
 
     async def add(self, api_key: ApiKey) -> ApiKey:
         self.session.add(api_key)

@@ -1,20 +1,36 @@
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
 from app.api_keys import service
 from app.api_keys.dependencies import Admin
 from app.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.caching.http import NO_STORE, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["API keys"])
-AUTH_PROBLEMS = problem_responses(401, 403)
 
 
-@router.get("", summary="List API keys", response_model=list[ApiKeyRead], responses=AUTH_PROBLEMS)
-async def list_api_keys(session: SessionDep, _admin: Admin) -> list[ApiKeyRead]:
-    """Every key, revoked ones included; the keys themselves are never shown again."""
-    return [ApiKeyRead.model_validate(key, from_attributes=True) for key in await service.list_keys(session)]
+@router.get(
+    "", summary="List API keys", response_model=Page[ApiKeyRead],
+    responses=problem_responses(400, 401, 403, 422), dependencies=[http_cache(NO_STORE)],
+)
+async def list_api_keys(
+    request: Request, response: Response, session: SessionDep, _admin: Admin, page: PageParams
+) -> Page[ApiKeyRead]:
+    """Every key by id, revoked ones included; the keys themselves are never shown again."""
+    keys, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("api-keys"),
+        parsers=(parse_int,),
+        fetch=lambda after, limit: service.list_keys(session, after=after, limit=limit),
+        key_of=lambda api_key: [api_key.id],
+    )
+    items = [ApiKeyRead.model_validate(key, from_attributes=True) for key in keys]
+    return Page[ApiKeyRead](items=items, next_cursor=next_cursor)
 
 
 @router.post(

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api_keys.scopes import Scope
 from app.fields import line
@@ -9,6 +9,8 @@ KeyName = line(100, min_length=1)
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: KeyName  # type: ignore[valid-type]
     scopes: list[Scope] = Field(min_length=1, max_length=4)
 

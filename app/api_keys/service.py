@@ -6,13 +6,15 @@ brute-force that a slow password hash would protect.
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.repository import ApiKeyRepository
 from app.api_keys.scopes import Scope
 from app.db import utcnow
+from app.keyset import ascending_page
 from app.models import ApiKey
 from app.problems import NotFound
 
@@ -50,8 +52,11 @@ async def authenticate(session: AsyncSession, plaintext: str) -> ApiKey | None:
     return api_key
 
 
-async def list_keys(session: AsyncSession) -> Sequence[ApiKey]:
-    return await ApiKeyRepository(session).list_all()
+async def list_keys(
+    session: AsyncSession, *, after: list[Any] | None = None, limit: int | None = None
+) -> list[ApiKey]:
+    """Keys by id, after the key `after` names; all of them when `limit` is None."""
+    return await ascending_page(session, ApiKey, key=[ApiKey.id], after=after, limit=limit)
 
 
 async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:

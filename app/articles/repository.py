@@ -83,6 +83,12 @@ def search_terms(query: str) -> str:
     return " ".join(f'"{word}"' for word in words)
 
 
+def _occurrences(column: Any, word: str) -> Any:
+    """How many times `word` appears in `column`, ignoring ASCII case."""
+    text = func.lower(column)
+    return (func.length(text) - func.length(func.replace(text, word, ""))) // len(word)
+
+
 class ArticleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -131,8 +137,12 @@ class ArticleRepository:
         """A subquery of (id, score) for articles matching `query`, higher score first.
 
         The one place the two backends differ: PostgreSQL ranks a weighted tsvector
-        with `ts_rank`, SQLite ranks FTS5 with `bm25` (lower is better, so negated).
-        Title outweighs dek, which outweighs body, on both.
+        with `ts_rank`; SQLite matches with FTS5 and scores a weighted count of the
+        query's words. Title outweighs dek, which outweighs body, on both.
+
+        Both scores depend on the article alone. FTS5's `bm25` does not: its IDF and
+        average length move with every insert, so a search cursor holding the last
+        score would skip or repeat results while articles are published.
         """
         if self._is_postgresql():
             tsquery = func.websearch_to_tsquery("english", query)
@@ -145,11 +155,18 @@ class ArticleRepository:
                 .where(vector.op("@@")(tsquery))
                 .subquery("ranked")
             )
-        bm25 = func.bm25(literal_column("article_search"), 10.0, 4.0, 1.0)
+        matched = select(sqlite_search.c.rowid).where(
+            sqlite_search.c.article_search.op("MATCH")(search_terms(query))
+        )
+        weighted = [(Article.title, 10), (Article.dek, 4), (Article.body_markdown, 1)]
+        score = sum(
+            weight * _occurrences(column, word)
+            for word in sorted({word.lower() for word in query.split()})
+            for column, weight in weighted
+        ) + literal(0)
         return (
-            select(sqlite_search.c.rowid.label("id"), (-bm25).label("score"))
-            .select_from(sqlite_search)
-            .where(sqlite_search.c.article_search.op("MATCH")(search_terms(query)))
+            select(col(Article.id).label("id"), score.cast(Float).label("score"))
+            .where(col(Article.id).in_(matched))
             .subquery("ranked")
         )
 

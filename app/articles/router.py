@@ -12,6 +12,7 @@ from app.articles.feed import feed_page
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.authors import service as authors_service
+from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import Slug, Symbol, TagSlug, UtcDatetime, line
@@ -81,6 +82,7 @@ async def editable_article(session: SessionDep, slug: ArticleSlug, now: Clock, _
 
 @router.get(
     "",
+    dependencies=[http_cache(LIST)],
     summary="List articles",
     response_model=Page[ArticleCard],
     responses=problem_responses(400, 422),
@@ -94,6 +96,7 @@ async def list_articles(
 
 @router.get(
     "/{slug}",
+    dependencies=[http_cache(ITEM)],
     summary="Get an article",
     response_model=ArticleDetail,
     responses=problem_responses(401, 404, 422),
@@ -105,6 +108,7 @@ async def get_article(request: Request, article: Annotated[Article, Depends(read
 
 @router.get(
     "/{slug}/related",
+    dependencies=[http_cache(LIST)],
     summary="List related articles",
     response_model=Page[ArticleCard],
     responses=problem_responses(401, 404, 422),

@@ -9,6 +9,7 @@ from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
 from app.authors import service
 from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
+from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.models import Author
@@ -28,7 +29,10 @@ async def author_by_slug(session: SessionDep, slug: AuthorSlug) -> Author:
 AuthorBySlug = Annotated[Author, Depends(author_by_slug)]
 
 
-@router.get("", summary="List authors", response_model=Page[AuthorRead], responses=problem_responses(400, 422))
+@router.get(
+    "", summary="List authors", response_model=Page[AuthorRead], responses=problem_responses(400, 422),
+    dependencies=[http_cache(LIST)],
+)
 async def list_authors(
     request: Request,
     response: Response,
@@ -50,7 +54,10 @@ async def list_authors(
     return Page[AuthorRead](items=await service.to_reads(session, authors, now=now), next_cursor=next_cursor)
 
 
-@router.get("/{slug}", summary="Get an author", response_model=AuthorRead, responses=problem_responses(404, 422))
+@router.get(
+    "/{slug}", summary="Get an author", response_model=AuthorRead, responses=problem_responses(404, 422),
+    dependencies=[http_cache(ITEM)],
+)
 async def get_author(session: SessionDep, author: AuthorBySlug, now: Clock) -> AuthorRead:
     """An author's box: bio, expertise, audience and, for AI agents, the disclosure."""
     return (await service.to_reads(session, [author], now=now))[0]
@@ -58,6 +65,7 @@ async def get_author(session: SessionDep, author: AuthorBySlug, now: Clock) -> A
 
 @router.get(
     "/{slug}/articles",
+    dependencies=[http_cache(LIST)],
     summary="List an author's articles",
     response_model=Page[ArticleCard],
     responses=problem_responses(400, 404, 422),

@@ -3,7 +3,17 @@
 from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.content_version import ContentVersion
 from app.models.newsletter import Newsletter
+from app.models.outbox import OutboundEmail
+from app.models.subscription import (
+    ConfirmationToken,
+    Subscriber,
+    SubscriberAuthor,
+    SubscriberEvent,
+    SubscriberNewsletter,
+    SubscriberTicker,
+)
 from app.models.tag import Tag
 from app.models.ticker import Ticker, TickerAlias
 
@@ -13,8 +23,20 @@ __all__ = [
     "ArticleTag",
     "ArticleTicker",
     "Author",
+    "ContentVersion",
+    "ConfirmationToken",
     "Newsletter",
+    "OutboundEmail",
+    "Subscriber",
+    "SubscriberAuthor",
+    "SubscriberEvent",
+    "SubscriberNewsletter",
+    "SubscriberTicker",
     "Tag",
     "Ticker",
     "TickerAlias",
 ]
+
+# Registers the listener that bumps `content_version` on every content write, for every
+# session: the API's, the CLI's and the tests'.
+from app.caching import version as _content_version  # noqa: E402,F401

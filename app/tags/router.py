@@ -7,6 +7,7 @@ from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
+from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.models import Tag
@@ -27,7 +28,10 @@ async def tag_by_slug(session: SessionDep, slug: TagSlugPath) -> Tag:
 TagBySlug = Annotated[Tag, Depends(tag_by_slug)]
 
 
-@router.get("", summary="List tags", response_model=Page[TagRead], responses=problem_responses(400, 422))
+@router.get(
+    "", summary="List tags", response_model=Page[TagRead], responses=problem_responses(400, 422),
+    dependencies=[http_cache(LIST)],
+)
 async def list_tags(
     request: Request, response: Response, session: SessionDep, page: PageParams, now: Clock
 ) -> Page[TagRead]:
@@ -44,7 +48,10 @@ async def list_tags(
     return Page[TagRead](items=await service.to_reads(session, tags, now=now), next_cursor=next_cursor)
 
 
-@router.get("/{slug}", summary="Get a tag", response_model=TagRead, responses=problem_responses(404, 422))
+@router.get(
+    "/{slug}", summary="Get a tag", response_model=TagRead, responses=problem_responses(404, 422),
+    dependencies=[http_cache(ITEM)],
+)
 async def get_tag(session: SessionDep, tag: TagBySlug, now: Clock) -> TagRead:
     """One topic."""
     return (await service.to_reads(session, [tag], now=now))[0]
@@ -52,6 +59,7 @@ async def get_tag(session: SessionDep, tag: TagBySlug, now: Clock) -> TagRead:
 
 @router.get(
     "/{slug}/articles",
+    dependencies=[http_cache(LIST)],
     summary="List a tag's articles",
     response_model=Page[ArticleCard],
     responses=problem_responses(400, 404, 422),

@@ -7,6 +7,7 @@ from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
+from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SYMBOL_PATTERN, line
@@ -30,7 +31,10 @@ async def ticker_by_symbol(session: SessionDep, symbol: SymbolPath) -> Ticker:
 TickerBySymbol = Annotated[Ticker, Depends(ticker_by_symbol)]
 
 
-@router.get("", summary="List tickers", response_model=Page[TickerRead], responses=problem_responses(400, 422))
+@router.get(
+    "", summary="List tickers", response_model=Page[TickerRead], responses=problem_responses(400, 422),
+    dependencies=[http_cache(LIST)],
+)
 async def list_tickers(
     request: Request,
     response: Response,
@@ -55,7 +59,10 @@ async def list_tickers(
     return Page[TickerRead](items=await service.to_reads(session, tickers, now=now), next_cursor=next_cursor)
 
 
-@router.get("/{symbol}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422))
+@router.get(
+    "/{symbol}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
+    dependencies=[http_cache(ITEM)],
+)
 async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
     """A ticker by symbol or alias (GOOG finds GOOGL), case-insensitively."""
     return (await service.to_reads(session, [ticker], now=now))[0]
@@ -63,6 +70,7 @@ async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) ->
 
 @router.get(
     "/{symbol}/articles",
+    dependencies=[http_cache(LIST)],
     summary="List a ticker's articles",
     response_model=Page[ArticleCard],
     responses=problem_responses(400, 404, 422),

@@ -11,7 +11,6 @@ from tests.conftest import SITE_URL, bearer
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import (
     ANY_ID,
-    ANY_TIMESTAMP,
     assert_problem,
     assert_validation_error,
     iso,
@@ -19,8 +18,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-DISCLOSURE = "Written by a language model pipeline; reviewed by an editor."
 
 
 def author_card(author: Author) -> dict[str, Any]:
@@ -271,7 +268,9 @@ class TestListArticlesFilters:
         assert slugs(await client.get("/v1/articles", params={"since": "2026-01-11T12:00:00Z"})) == [at_end.slug]
 
     @pytest.mark.parametrize("name", ["since", "until"])
-    @pytest.mark.parametrize("value", ["yesterday", "2026-01-10T12:00:00", "2026-13-01T00:00:00Z"])
+    @pytest.mark.parametrize(
+        "value", ["yesterday", "2026-01-10T12:00:00", "2026-13-01T00:00:00Z", "1700000000", "-1", "2026-01-10"]
+    )
     async def test_refuses_timestamps_that_are_not_rfc3339_with_offset(self, client, name, value):
         assert_validation_error(await client.get("/v1/articles", params={name: value}), ["query", name])
 
@@ -436,6 +435,16 @@ class TestGetArticle:
         response = await client.get(f"/v1/articles/{article.slug}", headers={"Authorization": "Bearer tfk_wrong"})
 
         assert_problem(response, problem(401, "unauthorized", "The API key is not valid or has been revoked."))
+        assert response.headers["www-authenticate"] == 'Bearer realm="tickerfeed"'
+
+    @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer ", "Token tfk_abc", ""])
+    async def test_refuses_credentials_that_are_not_a_bearer_key(self, client, session, clock, authorization):
+        author = await create_author(session)
+        article = await create_article(session, author=author, now=clock.now)
+
+        response = await client.get(f"/v1/articles/{article.slug}", headers={"Authorization": authorization})
+
+        assert_problem(response, problem(401, "unauthorized", "Send the API key as `Authorization: Bearer <key>`."))
         assert response.headers["www-authenticate"] == 'Bearer realm="tickerfeed"'
 
     async def test_labels_ai_written_articles_with_their_review(self, client, session, clock):
@@ -704,6 +713,8 @@ class TestCreateArticle:
             ({"slug": "Not A Slug"}, ["body", "slug"]),
             ({"status": "live"}, ["body", "status"]),
             ({"published_at": "2026-01-01T00:00:00"}, ["body", "published_at"]),
+            ({"published_at": 1700000000}, ["body", "published_at"]),
+            ({"published_at": "1700000000"}, ["body", "published_at"]),
             ({"tickers": ["$$$"]}, ["body", "tickers", 0]),
             ({"tickers": ["A"] * 21}, ["body", "tickers"]),
             ({"hero_image": {"url": "javascript:alert(1)"}}, ["body", "hero_image", "url"]),
@@ -791,6 +802,22 @@ class TestUpdateArticle:
 
         assert response.json()["status"] == "archived"
         assert (await client.get(f"/v1/articles/{article.slug}")).status_code == 404
+
+    async def test_reschedules_and_clears_the_hero_image(self, client, session, clock, writer):
+        author = await create_author(session)
+        article = await create_article(
+            session, author=author, now=clock.now, hero_image={"url": "https://img.example/a.png", "alt": "A"}
+        )
+        later = clock.now + timedelta(days=1)
+
+        response = await client.patch(
+            f"/v1/articles/{article.slug}", headers=writer, json={"published_at": iso(later), "hero_image": None}
+        )
+
+        assert (response.json()["published_at"], response.json()["hero_image"]) == (iso(later), None)
+        assert slugs(await client.get("/v1/articles")) == []
+        clock.now = later
+        assert slugs(await client.get("/v1/articles")) == [article.slug]
 
     async def test_refuses_null_for_required_fields(self, client, session, clock, writer):
         author = await create_author(session)

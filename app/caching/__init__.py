@@ -1,0 +1,1 @@
+"""HTTP caching: validators derived from stored data, conditional GET and Cache-Control."""

@@ -1,0 +1,187 @@
+"""Conditional GET for every read: validators, Cache-Control, Vary and early 304s.
+
+Each GET route declares `dependencies=[http_cache(POLICY)]`. The dependency runs before
+the route's own look-ups, reads the content state (one small query), derives the ETag
+and Last-Modified from it and answers a matching `If-None-Match` / `If-Modified-Since`
+with a 304 at once, so a revalidation never runs the query it would have thrown away
+(RFC 9110 §13, RFC 9111 §5.2).
+"""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+
+from app.api_keys.dependencies import OptionalApiKey
+from app.caching.version import ContentState, read_content_state
+from app.db import SessionDep
+from app.dependencies import get_clock
+
+# Bump when the code changes how stored data is rendered, so old validators stop matching.
+REPRESENTATION_REVISION = 1
+PRIVATE = "private, no-store"
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    kind: str
+    cache_control: str
+
+
+LIST = CachePolicy("list", "public, max-age=30, stale-while-revalidate=300")
+FEED = CachePolicy("feed", "public, max-age=30, stale-while-revalidate=300")
+ITEM = CachePolicy("item", "public, max-age=120, stale-while-revalidate=600")
+DISCOVERY = CachePolicy("discovery", "public, max-age=3600")
+# Health checks and key management: never stored, never revalidated, no database read.
+NO_STORE = CachePolicy("no-store", "no-store")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who the representation is for: part of the ETag, and `private` keeps it out of
+    shared caches (an editor's draft, a partner's full-text feed)."""
+
+    variant: str
+    private: bool
+
+
+PUBLIC = Audience(variant="public", private=False)
+
+
+async def bearer_audience(api_key: OptionalApiKey) -> Audience:
+    """A bearer key is checked before any 304: a bad key is a 401 even with a matching ETag."""
+    if api_key is None:
+        return PUBLIC
+    return Audience(variant=f"key:{api_key.id}", private=True)
+
+
+class NotModified(Exception):
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__("not modified")
+        self.headers = headers
+
+
+async def handle_not_modified(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotModified)
+    # RFC 9110 §15.4.5: a 304 repeats the validators and caching headers, with no body.
+    return Response(status_code=304, headers=exc.headers)
+
+
+def add_conditional_get(app: FastAPI) -> None:
+    app.add_exception_handler(NotModified, handle_not_modified)
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str
+    last_modified: datetime | None
+
+    @property
+    def last_modified_http(self) -> str | None:
+        if self.last_modified is None:
+            return None
+        return format_datetime(self.last_modified.replace(microsecond=0), usegmt=True)
+
+    def is_fresh_for(self, request: Request) -> bool:
+        """True when the client's copy is current. If-None-Match wins over
+        If-Modified-Since when both are sent (RFC 9110 §13.2.2)."""
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None:
+            return any(weak_equal(tag, self.etag) for tag in if_none_match.split(","))
+        if_modified_since = request.headers.get("if-modified-since")
+        if if_modified_since is None or self.last_modified is None:
+            return False
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return self.last_modified.replace(microsecond=0) <= since
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False  # RFC 9110 §13.1.3: an invalid date is ignored
+
+
+def weak_equal(candidate: str, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §8.8.3.2). `*` is not honoured: for a GET it would turn
+    any request, even one with invalid parameters, into a 304."""
+    return candidate.strip().removeprefix("W/") == etag.removeprefix("W/")
+
+
+def compute_validators(
+    request: Request, state: ContentState, *, kind: str, audience: Audience
+) -> Validators:
+    query = [(name, value) for name, value in request.query_params.multi_items() if name != "key"]
+    seed = json.dumps(
+        [
+            REPRESENTATION_REVISION,
+            state.token,
+            # Canonical links use the site URL; self links and `GET /v1` use the API's own.
+            request.app.state.settings.site_url,
+            str(request.base_url),
+            request.url.path,
+            query,
+            kind,
+            audience.variant,
+        ],
+        separators=(",", ":"),
+    )
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
+    # Weak: equal validators promise the same content, not the same bytes (compression).
+    return Validators(etag=f'W/"{digest}"', last_modified=state.last_modified)
+
+
+def caching_headers(
+    policy: CachePolicy, audience: Audience, validators: Validators
+) -> dict[str, str]:
+    headers = {
+        "Cache-Control": PRIVATE if audience.private else policy.cache_control,
+        "ETag": validators.etag,
+    }
+    if validators.last_modified_http:
+        headers["Last-Modified"] = validators.last_modified_http
+    return headers
+
+
+def _set_headers(response: Response, headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        response.headers[name] = value
+    # Anonymous and keyed callers get different answers from the same URL; a shared
+    # cache must not hand one the other's (RFC 9110 §12.5.5).
+    response.headers.add_vary_header("Authorization")
+
+
+def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = NO_STORE.cache_control
+
+
+_no_store.http_cache_policy = NO_STORE  # type: ignore[attr-defined]
+
+AudienceDependency = Callable[..., Awaitable[Audience]]
+
+
+def http_cache(policy: CachePolicy, audience: AudienceDependency = bearer_audience) -> Any:
+    """The one conditional-GET dependency; `audience` resolves (and authenticates) the caller."""
+    if policy is NO_STORE:
+        return Depends(_no_store)
+
+    async def conditional_get(
+        request: Request,
+        response: Response,
+        session: SessionDep,
+        who: Annotated[Audience, Depends(audience)],
+        now: Annotated[datetime, Depends(get_clock)],
+    ) -> Validators:
+        state = await read_content_state(session, now=now)
+        validators = compute_validators(request, state, kind=policy.kind, audience=who)
+        headers = caching_headers(policy, who, validators)
+        if validators.is_fresh_for(request):
+            raise NotModified(headers | {"Vary": "Authorization"})
+        _set_headers(response, headers)
+        return validators
+
+    conditional_get.http_cache_policy = policy  # type: ignore[attr-defined]
+    return Depends(conditional_get)

@@ -1,0 +1,149 @@
+"""A feed as plain data, built once from articles and rendered to each format.
+
+Keeping the three formats on one document means they cannot disagree about which items,
+ids, categories or tickers a feed carries.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.articles.cards import ROLE_ORDER, canonical_url
+from app.models import Article
+
+# Tag URIs (RFC 4151) under the project's own authority: they depend only on the
+# article id, so they survive edits, slug changes and a move of the public site.
+ID_AUTHORITY = "tag:tickerfeed.dev,2026"
+# The namespace of the per-item ticker elements, documented in the API contract.
+TICKERFEED_NS = "https://tickerfeed.dev/ns/1.0"
+AI_CATEGORY = "ai-generated"
+LANGUAGE = "en"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedTicker:
+    symbol: str
+    name: str
+    exchange: str | None
+    asset_class: str
+    role: str
+
+
+@dataclass(frozen=True)
+class FeedTag:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FeedImage:
+    url: str
+    alt: str
+    credit: str | None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    id: str
+    url: str
+    title: str
+    summary: str
+    content_html: str | None
+    author_name: str
+    author_url: str
+    ai_generated: bool
+    published: datetime
+    updated: datetime
+    tickers: list[FeedTicker]
+    tags: list[FeedTag]
+    image: FeedImage | None
+
+
+@dataclass(frozen=True)
+class FeedSubject:
+    """What the feed is about: the whole site, or one ticker, author or tag."""
+
+    key: str
+    title: str
+    description: str
+    home_url: str
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    id: str
+    title: str
+    description: str
+    home_url: str
+    self_url: str
+    site_url: str
+    language: str
+    updated: datetime
+    items: list[FeedItem]
+
+
+def article_id(article_pk: int) -> str:
+    return f"{ID_AUTHORITY}:article:{article_pk}"
+
+
+def author_display_name(name: str, kind: str) -> str:
+    # Partners must be able to disclose AI-written text (EU AI Act art. 50).
+    return f"{name} (AI agent)" if kind == "ai_agent" else name
+
+
+def to_item(article: Article, *, site_url: str, full: bool) -> FeedItem:
+    author = article.author
+    links = sorted(
+        article.ticker_links, key=lambda link: (ROLE_ORDER[link.role], link.ticker.symbol)
+    )
+    image = (
+        FeedImage(article.hero_image_url, article.hero_image_alt or "", article.hero_image_credit)
+        if article.hero_image_url
+        else None
+    )
+    return FeedItem(
+        id=article_id(article.id or 0),
+        url=canonical_url(site_url, article.slug),
+        title=article.title,
+        summary=article.dek,
+        content_html=article.body_html if full else None,
+        author_name=author_display_name(author.name, author.kind),
+        author_url=f"{site_url}/authors/{author.slug}",
+        ai_generated=author.kind == "ai_agent",
+        published=article.published_at or article.created_at,
+        updated=article.updated_at,
+        tickers=[
+            FeedTicker(
+                symbol=link.ticker.symbol,
+                name=link.ticker.name,
+                exchange=link.ticker.exchange,
+                asset_class=link.ticker.asset_class,
+                role=link.role,
+            )
+            for link in links
+        ],
+        tags=sorted(
+            (FeedTag(link.tag.slug, link.tag.name) for link in article.tag_links),
+            key=lambda tag: tag.name.lower(),
+        ),
+        image=image,
+    )
+
+
+def build_document(
+    subject: FeedSubject, articles: list[Article], *, site_url: str, self_url: str, full: bool
+) -> FeedDocument:
+    items = [to_item(article, site_url=site_url, full=full) for article in articles]
+    # Derived from the items, never from the clock, so equal data renders equal bytes.
+    updated = max((max(item.updated, item.published) for item in items), default=EPOCH)
+    return FeedDocument(
+        id=f"{ID_AUTHORITY}:feed:{subject.key}",
+        title=subject.title,
+        description=subject.description,
+        home_url=subject.home_url,
+        self_url=self_url,
+        site_url=site_url,
+        language=LANGUAGE,
+        updated=updated,
+        items=items,
+    )

@@ -1,0 +1,96 @@
+"""JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) as pydantic models.
+
+Tickers travel in a `_tickerfeed` extension object, as the spec asks of extensions:
+an underscore name and an `about` URL that documents it.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.feeds.document import AI_CATEGORY, TICKERFEED_NS, FeedDocument, FeedItem
+
+MEDIA_TYPE = "application/feed+json"
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+class JsonFeedAuthor(BaseModel):
+    name: str
+    url: str | None = None
+
+
+class TickerExtension(BaseModel):
+    symbol: str
+    name: str
+    exchange: str | None
+    asset_class: str
+    role: str
+
+
+class ItemExtension(BaseModel):
+    about: str = TICKERFEED_NS
+    ai_generated: bool
+    tickers: list[TickerExtension]
+
+
+class JsonFeedItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    url: str
+    title: str
+    summary: str | None = None
+    # The spec requires one of the two: full text for partners, the summary otherwise.
+    content_html: str | None = None
+    content_text: str | None = None
+    image: str | None = None
+    date_published: datetime
+    date_modified: datetime
+    authors: list[JsonFeedAuthor]
+    tags: list[str]
+    tickerfeed: ItemExtension = Field(alias="_tickerfeed")
+
+
+class JsonFeed(BaseModel):
+    version: str = VERSION
+    title: str
+    home_page_url: str
+    feed_url: str
+    description: str
+    language: str
+    items: list[JsonFeedItem]
+
+
+def _item(item: FeedItem) -> JsonFeedItem:
+    tags = [ticker.symbol for ticker in item.tickers] + [tag.name for tag in item.tags]
+    if item.ai_generated:
+        tags.append(AI_CATEGORY)
+    return JsonFeedItem(
+        id=item.id,
+        url=item.url,
+        title=item.title,
+        summary=item.summary or None,
+        content_html=item.content_html,
+        content_text=None if item.content_html is not None else (item.summary or item.title),
+        image=item.image.url if item.image else None,
+        date_published=item.published,
+        date_modified=item.updated,
+        authors=[JsonFeedAuthor(name=item.author_name, url=item.author_url)],
+        tags=tags,
+        tickerfeed=ItemExtension(
+            ai_generated=item.ai_generated,
+            tickers=[TickerExtension(**vars(ticker)) for ticker in item.tickers],
+        ),
+    )
+
+
+def render_json(document: FeedDocument) -> bytes:
+    feed = JsonFeed(
+        title=document.title,
+        home_page_url=document.home_url,
+        feed_url=document.self_url,
+        description=document.description,
+        language=document.language,
+        items=[_item(item) for item in document.items],
+    )
+    return feed.model_dump_json(by_alias=True, exclude_none=True).encode()

@@ -1,0 +1,173 @@
+"""The deliverer: claim due outbox rows, send them over one SMTP connection, record results.
+
+Several deliverers (processes or tasks) may run at once; the claim keeps them apart.
+A failed attempt goes back to `queued` with exponential backoff until
+`mail_max_attempts`; only a permanent (5xx) refusal or the last attempt marks it `failed`.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import Message
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db import utcnow
+from app.mail.outbox import FAILED, QUEUED, SENT, SKIPPED, OutboxRepository
+from app.mail.transport import TRANSIENT_ERRORS, SmtpConnection, is_permanent
+from app.models import OutboundEmail
+from app.newsletters.mailing import EditionCache, compose
+from app.settings import Settings
+
+logger = logging.getLogger("tickerfeed.mail")
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in ("sent", "retried", "failed", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Outcome:
+    status: str
+    error: str | None = None
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    return min(
+        timedelta(seconds=settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF
+    )
+
+
+async def _send_all(
+    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, Message | None]
+) -> dict[int, Outcome]:
+    outcomes = {m.id: Outcome(SKIPPED) for m in messages if composed.get(m.id) is None}  # type: ignore[misc]
+    pending = [m for m in messages if m.id not in outcomes]
+    if not pending:
+        return outcomes  # type: ignore[return-value]
+    try:
+        async with SmtpConnection(settings) as smtp:
+            for message in pending:
+                try:
+                    await smtp.send(composed[message.id])  # type: ignore[index, arg-type]
+                    outcomes[message.id] = Outcome(SENT)  # type: ignore[index]
+                except TRANSIENT_ERRORS as error:
+                    outcomes[message.id] = Outcome(
+                        FAILED if is_permanent(error) else QUEUED, _describe(error)
+                    )  # type: ignore[index]
+                    if not smtp.client.is_connected:
+                        raise
+    except TRANSIENT_ERRORS as error:
+        # The connection is gone: whatever was not sent waits for the next attempt.
+        for message in pending:
+            outcomes.setdefault(message.id, Outcome(QUEUED, _describe(error)))  # type: ignore[arg-type]
+    return outcomes  # type: ignore[return-value]
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+async def _record(
+    session: AsyncSession,
+    settings: Settings,
+    messages: Sequence[OutboundEmail],
+    outcomes: dict[int, Outcome],
+    now: datetime,
+) -> DeliveryReport:
+    """Sent rows in one statement (a batch shares its claim); the rest one by one."""
+    repository = OutboxRepository(session)
+    sent = [message for message in messages if outcomes[message.id].status == SENT]  # type: ignore[index]
+    report = DeliveryReport(sent=await repository.finish_sent(sent, now=now))
+    for message in messages:
+        outcome = outcomes[message.id]  # type: ignore[index]
+        if outcome.status == SENT:
+            continue
+        status, retry_at = outcome.status, None
+        if status == QUEUED and message.attempts >= settings.mail_max_attempts:
+            status = FAILED
+        elif status == QUEUED:
+            retry_at = now + backoff(settings, message.attempts)
+        if not await repository.finish(
+            message, status=status, now=now, error=outcome.error, retry_at=retry_at
+        ):
+            continue  # the lease ran out and another deliverer owns the row now
+        field = {QUEUED: "retried", FAILED: "failed", SKIPPED: "skipped"}[status]
+        setattr(report, field, getattr(report, field) + 1)
+        if outcome.error:
+            logger.warning(
+                "mail %s to subscriber %s: %s (%s)",
+                message.id,
+                message.subscriber_id,
+                status,
+                outcome.error,
+            )
+    return report
+
+
+async def deliver_batch(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    batch_size: int,
+    cache: EditionCache,
+    clock: Callable[[], datetime] = utcnow,
+    only_ids: Sequence[int] | None = None,
+) -> DeliveryReport | None:
+    """One claim-send-record round; None when nothing was due."""
+    lease = timedelta(seconds=settings.mail_lease_seconds)
+    async with sessionmaker() as session, session.begin():
+        messages = await OutboxRepository(session).claim(
+            now=clock(), limit=batch_size, lease=lease, only_ids=only_ids
+        )
+    if not messages:
+        return None
+    async with sessionmaker() as session, session.begin():
+        composed = await compose(session, settings, messages, now=clock(), cache=cache)
+    outcomes = await _send_all(settings, messages, composed)
+    async with sessionmaker() as session, session.begin():
+        return await _record(session, settings, messages, outcomes, clock())
+
+
+async def deliver_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    batch_size: int = 100,
+    concurrency: int = 1,
+    clock: Callable[[], datetime] = utcnow,
+    only_ids: Sequence[int] | None = None,
+) -> DeliveryReport:
+    """Delivers until nothing is due, with `concurrency` SMTP connections in parallel."""
+    total, cache = DeliveryReport(), EditionCache()
+
+    async def worker() -> None:
+        while True:
+            report = await deliver_batch(
+                sessionmaker,
+                settings,
+                batch_size=batch_size,
+                cache=cache,
+                clock=clock,
+                only_ids=only_ids,
+            )
+            if report is None:
+                return
+            total.add(report)
+            if report.sent == 0 and report.skipped == 0:
+                return  # everything in the batch failed: the server is unwell, try again later
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total

@@ -1,0 +1,119 @@
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from app.api_keys.dependencies import Admin
+from app.articles.cards import to_card
+from app.db import SessionDep
+from app.dependencies import JSON_BODY, get_clock
+from app.models import Newsletter
+from app.newsletters import service
+from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead, NewsletterRef
+from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.problems import InvalidFields, problem_responses
+from app.caching.http import ITEM, LIST, http_cache
+
+router = APIRouter(prefix="/v1/newsletters", tags=["Newsletters"])
+Clock = Annotated[datetime, Depends(get_clock)]
+NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+# A strict shape: pydantic's lax `date` would also take Unix timestamps.
+EditionDate = Annotated[
+    str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter.")
+]
+
+
+async def newsletter_by_slug(session: SessionDep, slug: NewsletterSlug) -> Newsletter:
+    return await service.get_newsletter(session, slug)
+
+
+NewsletterBySlug = Annotated[Newsletter, Depends(newsletter_by_slug)]
+
+
+def _read(newsletter: Newsletter) -> NewsletterRead:
+    return NewsletterRead.model_validate(newsletter, from_attributes=True)
+
+
+@router.get(
+    "",
+    summary="List newsletters",
+    response_model=Page[NewsletterRead],
+    responses=problem_responses(400, 422),
+    dependencies=[http_cache(LIST)],
+)
+async def list_newsletters(
+    request: Request, response: Response, session: SessionDep, page: PageParams
+) -> Page[NewsletterRead]:
+    """Every newsletter a reader can subscribe to, by slug."""
+    codec = request.app.state.cursor_codec
+    scope = filter_scope("newsletters")
+    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
+    newsletters = await service.list_newsletters(session, after=after, limit=page.limit + 1)
+    next_cursor = None
+    if len(newsletters) > page.limit:
+        newsletters = newsletters[: page.limit]
+        next_cursor = codec.encode([newsletters[-1].slug, newsletters[-1].id], scope)
+    set_next_link(request, response, next_cursor)
+    return Page[NewsletterRead](
+        items=[_read(item) for item in newsletters], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/{slug}",
+    summary="Get a newsletter",
+    response_model=NewsletterRead,
+    responses=problem_responses(404, 422),
+    dependencies=[http_cache(ITEM)],
+)
+async def get_newsletter(newsletter: NewsletterBySlug) -> NewsletterRead:
+    """One newsletter: name, description, time zone and local send hour."""
+    return _read(newsletter)
+
+
+@router.post(
+    "",
+    summary="Create a newsletter",
+    status_code=201,
+    response_model=NewsletterRead,
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    dependencies=[JSON_BODY],
+)
+async def create_newsletter(
+    response: Response, session: SessionDep, _admin: Admin, data: NewsletterCreate, now: Clock
+) -> NewsletterRead:
+    """Adds a newsletter readers can subscribe to (scope `admin`)."""
+    newsletter = await service.create_newsletter(session, data=data, now=now)
+    response.headers["Location"] = f"/v1/newsletters/{newsletter.slug}"
+    return _read(newsletter)
+
+
+@router.get(
+    "/{slug}/editions/{day}",
+    summary="Get an edition",
+    response_model=Edition,
+    responses=problem_responses(404, 422),
+    dependencies=[http_cache(LIST)],
+)
+async def get_edition(
+    request: Request,
+    session: SessionDep,
+    newsletter: NewsletterBySlug,
+    day: EditionDate,
+    now: Clock,
+) -> Edition:
+    """The day's headlines: cards of articles published that day in the newsletter's time zone, newest first."""
+    try:
+        edition_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise InvalidFields.one(["path", "day"], "is not a calendar date") from exc
+    settings = request.app.state.settings
+    articles = await service.edition_articles(
+        session, newsletter, edition_day, now=now, limit=settings.edition_max_articles
+    )
+    return Edition(
+        newsletter=NewsletterRef(slug=newsletter.slug, name=newsletter.name),
+        date=edition_day,
+        time_zone=newsletter.time_zone,
+        articles=[to_card(article, settings.site_url) for article in articles],
+    )

@@ -1,0 +1,79 @@
+"""Newsletters and their daily editions."""
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.articles import service as articles_service
+from app.articles.repository import FeedFilters
+from app.keyset import ascending_page
+from app.models import Article, Newsletter
+from app.newsletters.repository import NewsletterRepository
+from app.newsletters.schemas import NewsletterCreate
+from app.problems import Conflict, InvalidFields, NotFound
+
+
+async def get_newsletter(session: AsyncSession, slug: str) -> Newsletter:
+    newsletter = await NewsletterRepository(session).get_by_slug(slug)
+    if newsletter is None:
+        raise NotFound(f"No newsletter with slug '{slug}'.")
+    return newsletter
+
+
+async def list_newsletters(
+    session: AsyncSession, *, after: list[Any] | None, limit: int
+) -> list[Newsletter]:
+    return await ascending_page(
+        session, Newsletter, key=[Newsletter.slug, Newsletter.id], after=after, limit=limit
+    )
+
+
+async def require_newsletters(
+    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
+) -> list[Newsletter]:
+    """The newsletters named, without repeats; a 422 naming every unknown slug."""
+    found = await NewsletterRepository(session).get_many_by_slug(slugs)
+    unknown = [index for index, slug in enumerate(slugs) if slug not in found]
+    if unknown:
+        raise InvalidFields(
+            [
+                InvalidFields.one([*loc, index], f"unknown newsletter '{slugs[index]}'").errors[0]
+                for index in unknown
+            ]
+        )
+    return list({slug: found[slug] for slug in slugs}.values())
+
+
+async def create_newsletter(
+    session: AsyncSession, *, data: NewsletterCreate, now: datetime
+) -> Newsletter:
+    repository = NewsletterRepository(session)
+    if await repository.get_by_slug(data.slug) is not None:
+        raise Conflict(f"A newsletter with slug '{data.slug}' already exists.")
+    return await repository.add(Newsletter(**data.model_dump(), created_at=now, updated_at=now))
+
+
+def edition_window(newsletter: Newsletter, day: date) -> tuple[datetime, datetime]:
+    """Local midnight to local midnight, so a 23- or 25-hour DST day is still one edition."""
+    zone = ZoneInfo(newsletter.time_zone)
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start, end
+
+
+def local_today(newsletter: Newsletter, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(newsletter.time_zone)).date()
+
+
+async def edition_articles(
+    session: AsyncSession, newsletter: Newsletter, day: date, *, now: datetime, limit: int
+) -> list[Article]:
+    """The day's published articles, newest first; later ones appear once they are due."""
+    since, until = edition_window(newsletter, day)
+    rows = await articles_service.list_feed(
+        session, FeedFilters(since=since, until=until), now=now, limit=limit, after=None
+    )
+    return [article for article, _ in rows]

@@ -1,0 +1,86 @@
+"""A subscriber's choices: newsletters, followed tickers and followed authors."""
+
+from collections.abc import Sequence
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models import (
+    Author,
+    Newsletter,
+    Subscriber,
+    SubscriberAuthor,
+    SubscriberNewsletter,
+    SubscriberTicker,
+    Ticker,
+)
+from app.problems import InvalidFields
+
+
+async def require_authors(
+    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
+) -> list[Author]:
+    from app.authors import service as authors_service
+
+    found: dict[str, Author] = {}
+    errors = []
+    for index, slug in enumerate(slugs):
+        author = found.get(slug) or await authors_service.find_author(session, slug)
+        if author is None:
+            errors.append(InvalidFields.one([*loc, index], f"unknown author '{slug}'").errors[0])
+        else:
+            found[slug] = author
+    if errors:
+        raise InvalidFields(errors)
+    return list(found.values())
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    newsletters: Sequence[str] | None,
+    tickers: Sequence[str] | None,
+    authors: Sequence[str] | None,
+) -> tuple[list[Newsletter] | None, list[Ticker] | None, list[Author] | None]:
+    from app.newsletters import service as newsletters_service
+    from app.tickers import service as tickers_service
+
+    return (
+        None
+        if newsletters is None
+        else await newsletters_service.require_newsletters(
+            session, newsletters, loc=["body", "newsletters"]
+        ),
+        None
+        if tickers is None
+        else await tickers_service.require_symbols(session, list(tickers), loc=["body", "tickers"]),
+        None
+        if authors is None
+        else await require_authors(session, authors, loc=["body", "authors"]),
+    )
+
+
+def apply(
+    subscriber: Subscriber,
+    newsletters: list[Newsletter] | None,
+    tickers: list[Ticker] | None,
+    authors: list[Author] | None,
+) -> None:
+    # Existing link rows are kept rather than deleted and re-added under the same key in one flush.
+    if newsletters is not None:
+        kept = {link.newsletter_id: link for link in subscriber.newsletter_links}
+        subscriber.newsletter_links = [
+            kept.get(n.id) or SubscriberNewsletter(newsletter_id=n.id, newsletter=n)  # type: ignore[arg-type]
+            for n in newsletters
+        ]
+    if tickers is not None:
+        kept_t = {link.ticker_id: link for link in subscriber.ticker_links}
+        subscriber.ticker_links = [
+            kept_t.get(t.id) or SubscriberTicker(ticker_id=t.id, ticker=t)  # type: ignore[arg-type]
+            for t in tickers
+        ]
+    if authors is not None:
+        kept_a = {link.author_id: link for link in subscriber.author_links}
+        subscriber.author_links = [
+            kept_a.get(a.id) or SubscriberAuthor(author_id=a.id, author=a)  # type: ignore[arg-type]
+            for a in authors
+        ]

@@ -1,0 +1,111 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.fields import Slug, Symbol
+
+SubscriberStatus = Literal["pending", "active", "unsubscribed"]
+
+
+def _one_mailbox(value: str) -> str:
+    # CR/LF or several addresses would let a caller add headers or recipients to our mail.
+    if any(character in value for character in "\r\n,;<>") or any(
+        ord(c) < 32 or ord(c) == 127 for c in value
+    ):
+        raise ValueError("must be a single email address")
+    try:
+        info = validate_email(value, check_deliverability=False, allow_quoted_local=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid email address: {exc}") from exc
+    return info.normalized
+
+
+Email = Annotated[
+    str, StringConstraints(min_length=3, max_length=320), AfterValidator(_one_mailbox)
+]
+NewsletterSlugs = Annotated[
+    list[Annotated[Slug, Field(max_length=64)]], Field(min_length=1, max_length=20)
+]
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    newsletters: NewsletterSlugs = Field(examples=[["daily-headlines"]])
+    tickers: list[Symbol] = Field(
+        default_factory=list, max_length=50, description="Followed first in each edition."
+    )
+    authors: list[Slug] = Field(
+        default_factory=list, max_length=50, description="Followed first in each edition."
+    )
+
+
+class SubscriptionAccepted(BaseModel):
+    """The same for every address, known or not: nobody learns who subscribes."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = "If this address can receive mail, a confirmation link is on its way."
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class UnsubscribeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class PreferencesUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    newsletters: NewsletterSlugs | None = None
+    tickers: list[Symbol] | None = Field(default=None, max_length=50)
+    authors: list[Slug] | None = Field(default=None, max_length=50)
+
+
+class SubscriptionRead(BaseModel):
+    email: str
+    status: SubscriberStatus
+    newsletters: list[str]
+    tickers: list[str]
+    authors: list[str]
+    requested_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SubscriptionConfirmed(SubscriptionRead):
+    manage_token: str = Field(
+        description="Shown here and in each mail; use as `Authorization: Bearer`."
+    )
+
+
+class ConsentRecord(BaseModel):
+    requested_at: datetime
+    requested_from: str | None
+    confirmed_at: datetime | None
+    confirmed_from: str | None
+    consent_version: str
+
+
+class SubscriberRead(SubscriptionRead):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    consent: ConsentRecord
+
+
+class UnsubscribeLink(BaseModel):
+    """What a GET on an unsubscribe link answers: nothing changes until a POST."""
+
+    status: SubscriberStatus
+    detail: str = "Nothing has changed. POST to this URL (RFC 8058 one-click) to unsubscribe."

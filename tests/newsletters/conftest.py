@@ -1,0 +1,1 @@
+from tests.mail_fixtures import app, limiter_prefix, smtp  # noqa: F401  (fixtures)

@@ -1,0 +1,143 @@
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tests.factories import create_article, create_author
+from tests.subscriber_factories import create_newsletter
+
+pytestmark = pytest.mark.asyncio
+
+
+class TestNewsletters:
+    async def test_lists_and_gets_by_slug(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_newsletter(
+            session, slug="daily-headlines", name="Daily Headlines", time_zone="America/New_York"
+        )
+
+        listed = await client.get("/v1/newsletters")
+        one = await client.get("/v1/newsletters/daily-headlines")
+
+        assert listed.status_code == one.status_code == 200
+        assert [item["slug"] for item in listed.json()["items"]] == ["daily-headlines"]
+        assert one.json() | {"id": 0, "created_at": ""} == {
+            "id": 0,
+            "slug": "daily-headlines",
+            "name": "Daily Headlines",
+            "description": "",
+            "time_zone": "America/New_York",
+            "send_hour": 7,
+            "created_at": "",
+        }
+
+    async def test_unknown_slug_is_a_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/newsletters/nope")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+class TestCreateNewsletter:
+    BODY = {
+        "slug": "crypto-weekly",
+        "name": "Crypto Weekly",
+        "time_zone": "Europe/Berlin",
+        "send_hour": 8,
+    }
+
+    async def test_admin_creates(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        response = await client.post("/v1/newsletters", json=self.BODY, headers=admin)
+
+        assert response.status_code == 201
+        assert response.headers["location"] == "/v1/newsletters/crypto-weekly"
+
+    async def test_needs_admin(self, client: httpx.AsyncClient, writer: dict[str, str]) -> None:
+        assert (await client.post("/v1/newsletters", json=self.BODY)).status_code == 401
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY, headers=writer)
+        ).status_code == 403
+
+    async def test_refuses_a_duplicate_slug(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        await client.post("/v1/newsletters", json=self.BODY, headers=admin)
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY, headers=admin)
+        ).status_code == 409
+
+    @pytest.mark.parametrize(
+        "change", [{"time_zone": "Mars/Olympus"}, {"send_hour": 24}, {"slug": "Bad Slug"}]
+    )
+    async def test_validates(
+        self, client: httpx.AsyncClient, admin: dict[str, str], change: dict[str, Any]
+    ) -> None:
+        assert (
+            await client.post("/v1/newsletters", json=self.BODY | change, headers=admin)
+        ).status_code == 422
+
+
+class TestGetEdition:
+    async def test_returns_that_local_days_articles_newest_first(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Any
+    ) -> None:
+        clock.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+        await create_newsletter(session, slug="ny", time_zone="America/New_York")
+        author = await create_author(session)
+        # New York is UTC-5 in November: the local day 2026-11-19 runs 05:00Z to 05:00Z next day.
+        at = {
+            "before": datetime(2026, 11, 19, 4, 59, tzinfo=UTC),
+            "first": datetime(2026, 11, 19, 5, 0, tzinfo=UTC),
+            "late": datetime(2026, 11, 20, 4, 59, tzinfo=UTC),
+            "after": datetime(2026, 11, 20, 5, 0, tzinfo=UTC),
+        }
+        for slug, published_at in at.items():
+            await create_article(
+                session, author=author, slug=slug, published_at=published_at, now=clock.now
+            )
+        await create_article(
+            session, author=author, slug="draft", status="draft", published_ago=None, now=clock.now
+        )
+
+        response = await client.get("/v1/newsletters/ny/editions/2026-11-19")
+
+        assert response.status_code == 200
+        body = response.json()
+        assert body["newsletter"] == {"slug": "ny", "name": body["newsletter"]["name"]}
+        assert body["date"] == "2026-11-19" and body["time_zone"] == "America/New_York"
+        assert [card["slug"] for card in body["articles"]] == ["late", "first"]
+        assert "body_html" not in body["articles"][0]
+
+    async def test_leaves_out_articles_not_yet_due(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Any
+    ) -> None:
+        clock.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+        await create_newsletter(session, slug="utc")
+        author = await create_author(session)
+        await create_article(
+            session, author=author, slug="due", published_ago=timedelta(hours=1), now=clock.now
+        )
+        await create_article(
+            session,
+            author=author,
+            slug="scheduled",
+            published_ago=timedelta(hours=-1),
+            now=clock.now,
+        )
+
+        response = await client.get("/v1/newsletters/utc/editions/2026-11-20")
+
+        assert [card["slug"] for card in response.json()["articles"]] == ["due"]
+
+    @pytest.mark.parametrize("day", ["2026-02-30", "20261120", "1700000000", "2026-11-20T00:00"])
+    async def test_refuses_what_is_not_a_date(
+        self, client: httpx.AsyncClient, session: AsyncSession, day: str
+    ) -> None:
+        await create_newsletter(session, slug="utc")
+        response = await client.get(f"/v1/newsletters/utc/editions/{day}")
+        assert response.status_code == 422
+
+    async def test_unknown_newsletter_is_a_404(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/v1/newsletters/nope/editions/2026-11-20")).status_code == 404
