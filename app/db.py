@@ -45,7 +45,7 @@ def utcnow() -> datetime:
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
-        _enable_sqlite_foreign_keys(engine)
+        _configure_sqlite(engine)
         return engine
     return create_async_engine(
         settings.database_url,
@@ -55,14 +55,30 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def _enable_sqlite_foreign_keys(engine: AsyncEngine) -> None:
-    # SQLite ignores foreign keys unless each connection asks for them.
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Foreign keys on, write-ahead log, and transactions that SAVEPOINT can nest in.
+
+    SQLite ignores foreign keys unless each connection asks for them. pysqlite also opens
+    transactions lazily, before the first write: a SAVEPOINT issued before any write then
+    starts the transaction itself and its RELEASE commits, so a later failure could not
+    roll it back. SQLAlchemy's documented recipe hands BEGIN to SQLAlchemy instead:
+    https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    IMMEDIATE takes the write lock up front: two deferred transactions that both read and
+    then write would otherwise fail at once with "database is locked" instead of waiting.
+    """
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -39,6 +39,8 @@ async def check_readiness(request: Request) -> Health | JSONResponse:
     """Ready when the database answers; a 503 problem when it does not."""
     try:
         async with request.app.state.engine.connect() as connection:
+            # Autocommit: a readiness probe must not queue behind writers for a lock.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database means "not ready"
         return problem_response(request, 503, "The database does not answer.", kind="not-ready")

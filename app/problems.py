@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger("tickerfeed")
 
@@ -168,7 +169,24 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
         405: f"{request.method} is not allowed on this path.",
     }
     detail = details.get(exc.status_code, str(exc.detail))
-    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (RFC 9110 §15.5.6). Starlette names only
+    the methods of the first route whose path matched, e.g. `GET` but not `POST`; asking
+    the router about each method finds routes in included routers too."""
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 async def handle_integrity_error(request: Request, exc: Exception) -> JSONResponse:

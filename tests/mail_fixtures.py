@@ -35,6 +35,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []  # RCPT TO of each accepted message
         self.reply: str | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -42,6 +43,7 @@ class Collector:
             return self.reply
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         self.messages.append(message)  # type: ignore[arg-type]
+        self.envelopes.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:

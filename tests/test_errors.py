@@ -247,7 +247,13 @@ class TestRoutingProblems:
         response = await client.put("/v1/articles/some-article")
 
         assert_problem(response, problem(405, None, "PUT is not allowed on this path."))
-        assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET"}
+        assert response.headers["allow"] == "GET, PATCH, DELETE"
+
+    async def test_405_allows_every_method_of_the_path_not_only_the_first_route(self, client):
+        response = await client.put("/v1/articles")
+
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"
 
 
 class TestUnexpectedErrors:

@@ -49,7 +49,7 @@ XSS_PAYLOADS = [
 ]
 
 ALLOWED_TAGS = {
-    "p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "strong", "em", "del", "s", "code",
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "strong", "em", "del", "s", "code",
     "pre", "blockquote", "hr", "br", "img", "table", "thead", "tbody", "tr", "th", "td",
 }
 DANGEROUS_SCHEME = re.compile(r"^(javascript|vbscript|data):", re.IGNORECASE)
@@ -142,7 +142,7 @@ class TestBodySanitization:
         assert '<a href="https://example.com/a?b=1&amp;c=2" title="T" rel="noopener noreferrer">link</a>' in html
         assert '<img src="https://img.example/c.png" alt="chart">' in html
         assert '<td style="text-align:right">2</td>' in html
-        for tag in ("<blockquote>", "<li>", "<s>gone</s>", "<code>", "<table>"):
+        for tag in ("<h1>Title</h1>", "<blockquote>", "<li>", "<s>gone</s>", "<code>", "<table>"):
             assert tag in html
         assert_safe(html)
 

@@ -23,7 +23,7 @@ CASHTAG = re.compile(r"\$(?=[A-Z0-9.\-]*[A-Z])([A-Z0-9]{1,10}(?:[.\-][A-Z0-9]{1,
 WORD = re.compile(r"\w+(?:['’.\-]\w+)*")
 
 ALLOWED_TAGS = {
-    "p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "strong", "em", "del", "s", "code",
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "strong", "em", "del", "s", "code",
     "pre", "blockquote", "hr", "br", "img", "table", "thead", "tbody", "tr", "th", "td",
 }
 ALLOWED_ATTRIBUTES = {

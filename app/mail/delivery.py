@@ -10,14 +10,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import Message
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import utcnow
 from app.mail.outbox import FAILED, QUEUED, SENT, SKIPPED, OutboxRepository
-from app.mail.transport import TRANSIENT_ERRORS, SmtpConnection, is_permanent
+from app.mail.transport import TRANSIENT_ERRORS, Outgoing, SmtpConnection, is_permanent
 from app.models import OutboundEmail
 from app.newsletters.mailing import EditionCache, compose
 from app.settings import Settings
@@ -51,7 +50,7 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 async def _send_all(
-    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, Message | None]
+    settings: Settings, messages: Sequence[OutboundEmail], composed: dict[int, Outgoing | None]
 ) -> dict[int, Outcome]:
     outcomes = {m.id: Outcome(SKIPPED) for m in messages if composed.get(m.id) is None}  # type: ignore[misc]
     pending = [m for m in messages if m.id not in outcomes]
@@ -61,7 +60,9 @@ async def _send_all(
         async with SmtpConnection(settings) as smtp:
             for message in pending:
                 try:
-                    await smtp.send(composed[message.id])  # type: ignore[index, arg-type]
+                    outgoing = composed[message.id]  # type: ignore[index]
+                    assert outgoing is not None
+                    await smtp.send(outgoing.message, recipient=outgoing.recipient)
                     outcomes[message.id] = Outcome(SENT)  # type: ignore[index]
                 except TRANSIENT_ERRORS as error:
                     outcomes[message.id] = Outcome(

@@ -1,6 +1,7 @@
 """SMTP delivery with aiosmtplib: one connection reused for a batch of messages."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from email.charset import QP, Charset
 from email.header import Header
@@ -12,6 +13,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from types import TracebackType
 
 import aiosmtplib
+import idna
 
 from app.mail.rendering import RenderedMail
 from app.settings import Settings
@@ -32,6 +34,25 @@ def is_permanent(error: BaseException) -> bool:
     return False
 
 
+def ascii_address(address: str) -> str:
+    """The address as SMTP without SMTPUTF8 carries it: the domain as its IDNA A-label.
+
+    Mailbox names are ASCII already (subscription requests refuse any that need SMTPUTF8).
+    """
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A built mail and its envelope recipient (RCPT TO), kept apart from the To header."""
+
+    recipient: str
+    message: Message
+
+
 def build_message(
     settings: Settings,
     *,
@@ -48,7 +69,7 @@ def build_message(
     """
     headers = {
         "From": settings.mail_sender,
-        "To": to,
+        "To": ascii_address(to),
         "Subject": mail.subject,
         "Date": format_datetime(now),
         "Message-ID": make_msgid(idstring=uuid.uuid4().hex, domain=_sender_domain(settings)),
@@ -83,7 +104,7 @@ def _sender_domain(settings: Settings) -> str:
 
 
 class SmtpConnection:
-    """`async with SmtpConnection(settings) as smtp: await smtp.send(message)`."""
+    """`async with SmtpConnection(settings) as smtp: await smtp.send(message, recipient=…)`."""
 
     def __init__(self, settings: Settings) -> None:
         self.sender = parseaddr(settings.mail_sender)[1]
@@ -113,8 +134,10 @@ class SmtpConnection:
             except TRANSIENT_ERRORS:
                 self.client.close()
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message, *, recipient: str) -> None:
         # Flattened here rather than by `send_message`, whose compat32 policy folds at 78 columns.
         content = message.as_bytes(policy=UNFOLDED.clone(linesep="\r\n"))
         options = ["BODY=8BITMIME"] if self.client.supports_extension("8bitmime") else []
-        await self.client.sendmail(self.sender, [message["To"]], content, mail_options=options)
+        await self.client.sendmail(
+            self.sender, [ascii_address(recipient)], content, mail_options=options
+        )

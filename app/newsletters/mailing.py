@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.articles.cards import to_card
 from app.articles.schemas import ArticleCard
 from app.mail.rendering import RenderedMail, render_edition
-from app.mail.transport import build_message
+from app.mail.transport import Outgoing, build_message
 from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service
 from app.settings import Settings
@@ -68,26 +68,29 @@ async def compose(
     *,
     now: datetime,
     cache: EditionCache,
-) -> dict[int, Message | None]:
-    """Mail per outbox id; None where the subscriber has left since the row was queued."""
+) -> dict[int, Outgoing | None]:
+    """Mail and envelope recipient per outbox id; None where the subscriber has left since
+    the row was queued."""
     subscribers = await subscriptions_service.load_subscribers(
         session, [message.subscriber_id for message in messages]
     )
-    composed: dict[int, Message | None] = {}
+    composed: dict[int, Outgoing | None] = {}
     for message in messages:
         assert message.id is not None
         subscriber = subscribers.get(message.subscriber_id)
+        built: Message | None
         if subscriber is None:
-            composed[message.id] = None
+            built = None
         elif message.kind == "edition":
-            composed[message.id] = await _edition(
-                session, settings, message, subscriber, now, cache
-            )
+            built = await _edition(session, settings, message, subscriber, now, cache)
         else:
             mail = RenderedMail(
                 message.subject or "", message.body_text or "", message.body_html or ""
             )
-            composed[message.id] = build_message(settings, to=subscriber.email, mail=mail, now=now)
+            built = build_message(settings, to=subscriber.email, mail=mail, now=now)
+        composed[message.id] = (
+            None if built is None or subscriber is None else Outgoing(subscriber.email, built)
+        )
     return composed
 
 

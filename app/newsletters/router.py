@@ -107,6 +107,7 @@ async def get_edition(
         edition_day = date.fromisoformat(day)
     except ValueError as exc:
         raise InvalidFields.one(["path", "day"], "is not a calendar date") from exc
+    service.require_edition_day(newsletter, edition_day, loc=["path", "day"])
     settings = request.app.state.settings
     articles = await service.edition_articles(
         session, newsletter, edition_day, now=now, limit=settings.edition_max_articles

@@ -26,6 +26,7 @@ async def queue_edition(
         edition_day = date.fromisoformat(day) if day else service.local_today(newsletter, now)
     except ValueError as exc:
         raise InvalidFields.one(["date"], "must be YYYY-MM-DD") from exc
+    service.require_edition_day(newsletter, edition_day, loc=["date"])
     articles = await service.edition_articles(
         session, newsletter, edition_day, now=now, limit=settings.edition_max_articles
     )

@@ -1,7 +1,7 @@
 """Newsletters and their daily editions."""
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,11 +57,34 @@ async def create_newsletter(
 
 
 def edition_window(newsletter: Newsletter, day: date) -> tuple[datetime, datetime]:
-    """Local midnight to local midnight, so a 23- or 25-hour DST day is still one edition."""
+    """Local midnight to local midnight, so a 23- or 25-hour DST day is still one edition.
+
+    Raises `DayOutOfRange` for a day whose window leaves the calendar (9999-12-31 has no
+    next midnight; 0001-01-01 east of UTC starts before year 1 in UTC).
+    """
     zone = ZoneInfo(newsletter.time_zone)
-    start = datetime.combine(day, time(), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    try:
+        start = datetime.combine(day, time(), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+        start.astimezone(UTC), end.astimezone(UTC)  # the database compares in UTC
+    except (OverflowError, ValueError) as exc:
+        raise DayOutOfRange(day) from exc
     return start, end
+
+
+class DayOutOfRange(ValueError):
+    """A day whose edition window cannot be computed."""
+
+
+def require_edition_day(newsletter: Newsletter, day: date, *, loc: list[str | int]) -> date:
+    """The day, or a 422 at `loc` when its edition window is outside the calendar."""
+    try:
+        edition_window(newsletter, day)
+    except DayOutOfRange as exc:
+        raise InvalidFields.one(
+            loc, f"is outside the range of editions in the time zone {newsletter.time_zone}"
+        ) from exc
+    return day
 
 
 def local_today(newsletter: Newsletter, now: datetime) -> date:

@@ -16,7 +16,11 @@ def _one_mailbox(value: str) -> str:
     ):
         raise ValueError("must be a single email address")
     try:
-        info = validate_email(value, check_deliverability=False, allow_quoted_local=False)
+        # Without SMTPUTF8 (RFC 6531), which we do not rely on relays offering, a mailbox
+        # name must be ASCII; an internationalized domain is fine (sent as its A-label).
+        info = validate_email(
+            value, check_deliverability=False, allow_quoted_local=False, allow_smtputf8=False
+        )
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address: {exc}") from exc
     return info.normalized

@@ -14,7 +14,9 @@ import secrets
 
 MANAGE = "manage"
 UNSUBSCRIBE = "unsubscribe"
-SIGNED_TOKEN = re.compile(r"^([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{32})$")
+# Subscriber ids are 32-bit: a larger id is no subscriber's, and PostgreSQL would refuse it.
+SIGNED_TOKEN = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{32})$")
+MAX_ID = 2**31 - 1
 
 
 def new_confirmation_token() -> tuple[str, str]:
@@ -44,7 +46,10 @@ def sign(secret: str, purpose: str, subscriber_id: int, nonce: str) -> str:
 def subscriber_id_of(token: str) -> int | None:
     """The id a signed token claims; check it with `verify` before believing it."""
     match = SIGNED_TOKEN.match(token)
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None
+    subscriber_id = int(match.group(1))
+    return subscriber_id if subscriber_id <= MAX_ID else None
 
 
 def verify(secret: str, purpose: str, token: str, subscriber_id: int, nonce: str) -> bool:

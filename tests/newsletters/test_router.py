@@ -141,3 +141,38 @@ class TestGetEdition:
 
     async def test_unknown_newsletter_is_a_404(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/v1/newsletters/nope/editions/2026-11-20")).status_code == 404
+
+
+class TestEditionDaysAtTheEdgeOfTheCalendar:
+    @pytest.mark.parametrize(
+        ("time_zone", "day"),
+        [
+            ("UTC", "9999-12-31"),
+            ("America/New_York", "9999-12-31"),
+            ("Asia/Tokyo", "9999-12-31"),
+            ("Asia/Tokyo", "0001-01-01"),
+        ],
+    )
+    async def test_a_day_without_a_window_is_a_422_not_a_500(
+        self, client: httpx.AsyncClient, session: AsyncSession, time_zone: str, day: str
+    ) -> None:
+        await create_newsletter(session, slug="edge", time_zone=time_zone)
+
+        response = await client.get(f"/v1/newsletters/edge/editions/{day}")
+
+        assert response.status_code == 422, response.text
+        assert [error["loc"] for error in response.json()["errors"]] == [["path", "day"]]
+
+    @pytest.mark.parametrize(
+        ("time_zone", "day"),
+        [("UTC", "0001-01-01"), ("America/New_York", "0001-01-01"), ("UTC", "9999-12-30")],
+    )
+    async def test_the_first_and_last_computable_days_still_answer(
+        self, client: httpx.AsyncClient, session: AsyncSession, time_zone: str, day: str
+    ) -> None:
+        await create_newsletter(session, slug="edge", time_zone=time_zone)
+
+        response = await client.get(f"/v1/newsletters/edge/editions/{day}")
+
+        assert response.status_code == 200, response.text
+        assert response.json()["articles"] == []

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.mail.delivery import deliver_due
 from app.models import OutboundEmail
 from app.newsletters import sending
+from app.problems import InvalidFields
 from tests.factories import create_article, create_author, create_ticker
 from tests.mail_fixtures import SmtpServer, deliver, free_port, plain_text
 from tests.subscriber_factories import create_newsletter, create_subscriber
@@ -217,3 +218,18 @@ class TestDeliveryFailures:
 
         assert report.failed == 2
         assert await statuses(session) == [("failed", 1), ("failed", 1)]
+
+
+class TestQueueEditionDays:
+    @pytest.mark.parametrize(
+        ("time_zone", "day"), [("UTC", "9999-12-31"), ("Asia/Tokyo", "0001-01-01")]
+    )
+    async def test_a_day_without_a_window_is_refused(
+        self, session: AsyncSession, app: Any, clock: Any, time_zone: str, day: str
+    ) -> None:
+        await create_newsletter(session, slug="edge", time_zone=time_zone)
+
+        with pytest.raises(InvalidFields) as refused:
+            await queue(session, app, clock, day, slug="edge")
+
+        assert [error.loc for error in refused.value.errors] == [["date"]]

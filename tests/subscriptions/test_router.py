@@ -288,3 +288,60 @@ class TestPrivacy:
         me = await client.get("/v1/subscriptions/me", params={"token": token})
 
         assert me.headers["cache-control"] == "no-store"
+
+
+LARGE_ID_TOKENS = [
+    "99999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "2147483648.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "999999999999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+]
+
+
+class TestLargeIdTokens:
+    """An id past 32 bits is an invalid token (401), never a database error (500)."""
+
+    @pytest.mark.parametrize("token", LARGE_ID_TOKENS)
+    async def test_are_not_a_subscriber_id(self, token: str) -> None:
+        assert tokens.subscriber_id_of(token) is None
+
+    @pytest.mark.parametrize("token", LARGE_ID_TOKENS)
+    async def test_are_refused_everywhere_with_a_401(
+        self, client: httpx.AsyncClient, token: str
+    ) -> None:
+        params = {"token": token}
+        answers = [
+            await client.get("/v1/subscriptions/me", params=params),
+            await client.patch("/v1/subscriptions/me", params=params, json={"tickers": []}),
+            await client.get("/v1/subscriptions/unsubscribe", params=params),
+            await client.post(
+                "/v1/subscriptions/unsubscribe",
+                params=params,
+                data={"List-Unsubscribe": "One-Click"},
+            ),
+        ]
+
+        assert [answer.status_code for answer in answers] == [401] * 4
+
+    async def test_the_largest_32_bit_id_is_still_read(self) -> None:
+        assert tokens.subscriber_id_of(f"{2**31 - 1}." + "A" * 32) == 2**31 - 1
+
+
+class TestNonAsciiAddresses:
+    @pytest.mark.parametrize("address", ["josé@example.com", "用户@example.com"])
+    async def test_a_mailbox_name_needing_smtputf8_is_refused(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, address: str
+    ) -> None:
+        response = await subscribe(client, address)
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "email"]
+        assert smtp.messages == []
+
+    async def test_an_internationalized_domain_gets_its_mail_at_the_a_label(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
+        response = await subscribe(client, "reader@bücher.example")
+
+        assert response.status_code == 202
+        assert smtp.handler.envelopes == [["reader@xn--bcher-kva.example"]]
+        assert smtp.messages[0]["To"] == "reader@xn--bcher-kva.example"
