@@ -23,3 +23,10 @@ test-sqlite: install
 
 test-postgresql: install
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest
+
+# Benchmarks (issue 5): `make bench` (10k on PostgreSQL), `make bench SIZE=1m`. See bench/README.md.
+SIZE ?= 10k
+.PHONY: bench
+bench: install
+	$(UV) sync --frozen --quiet --group bench
+	$(UV) run --frozen --group bench python -m bench run --size $(SIZE)

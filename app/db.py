@@ -85,13 +85,29 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for GET and HEAD: autocommit, so a read costs its queries and not a
+    BEGIN and a COMMIT round trip besides (issue 5: two of W1's four round trips).
+    Under READ COMMITTED every statement takes a fresh snapshot inside a transaction
+    too, so reads see exactly what they saw before."""
+    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request.
 
     Declared with `scope="function"` below so the commit happens before the response
     is sent: a write either lands entirely or the client gets a problem document.
+    Reads use the autocommit sessions of `create_read_sessionmaker` when the app set
+    them up (tests leave them out to keep their one rolled-back transaction).
     """
-    async with request.app.state.sessionmaker() as session:
+    state = request.app.state
+    read_sessions = getattr(state, "read_sessionmaker", None)
+    make = read_sessions if read_sessions is not None and request.method in READ_METHODS else state.sessionmaker
+    async with make() as session:
         try:
             yield session
             await session.commit()

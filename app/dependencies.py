@@ -18,7 +18,8 @@ def require_json_body(request: Request) -> None:
 JSON_BODY = Depends(require_json_body)
 
 
-def get_clock() -> datetime:
+async def get_clock() -> datetime:
     """The request's "now": scheduled articles become visible when it passes.
-    Tests override this dependency to move time."""
+    Tests override this dependency to move time. Async on purpose: FastAPI runs a
+    plain `def` dependency in the thread pool, a thread hop on every request."""
     return utcnow()

@@ -12,7 +12,7 @@ from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.caching.http import add_conditional_get
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine)
         yield
         await engine.dispose()
 

@@ -33,7 +33,7 @@ class PageRequest(BaseModel):
     cursor: str | None
 
 
-def page_request(
+async def page_request(
     request: Request,
     limit: Annotated[int | None, Query(ge=1, le=100, description="Items per page, 1–100.")] = None,
     cursor: Annotated[

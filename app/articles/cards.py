@@ -10,6 +10,8 @@ from app.articles.schemas import (
     HeroImage,
     TagRef,
 )
+from typing import Any
+
 from app.models import Article
 
 ROLE_ORDER = {"primary": 0, "mentioned": 1}
@@ -57,6 +59,40 @@ def _card_fields(article: Article, site_url: str) -> dict[str, object]:
 
 def to_card(article: Article, site_url: str) -> ArticleCard:
     return ArticleCard.model_validate(_card_fields(article, site_url))
+
+
+def card_fields_from_row(row: Any, links: list[Any], site_url: str) -> dict[str, object]:
+    """The same card as `to_card`, from `ArticleRepository.list_feed_cards` rows: plain
+    values that pydantic validates for the whole page at once."""
+    tickers = sorted((link for link in links if link.role is not None),
+                     key=lambda link: (ROLE_ORDER[link.role], link.key))
+    tags = sorted((link for link in links if link.role is None), key=lambda link: link.name.lower())
+    return {
+        "id": row.id,
+        "slug": row.slug,
+        "title": row.title,
+        "dek": row.dek,
+        "published_at": row.published_at,
+        "updated_at": row.updated_at,
+        "reading_time_minutes": row.reading_time_minutes,
+        "hero_image": (
+            {"url": row.hero_image_url, "alt": row.hero_image_alt or "", "credit": row.hero_image_credit}
+            if row.hero_image_url
+            else None
+        ),
+        "author": {
+            "id": row.author_id, "slug": row.author_slug, "name": row.author_name,
+            "kind": row.author_kind, "avatar_url": row.author_avatar_url,
+        },
+        "tickers": [
+            {"symbol": link.key, "name": link.name, "asset_class": link.asset_class,
+             "exchange": link.exchange, "role": link.role}
+            for link in tickers
+        ],
+        "tags": [{"slug": link.key, "name": link.name} for link in tags],
+        "ai_generated": row.author_kind == "ai_agent",
+        "canonical_url": canonical_url(site_url, row.slug),
+    }
 
 
 def to_detail(article: Article, site_url: str) -> ArticleDetail:

@@ -7,10 +7,9 @@ from fastapi import Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import service
-from app.articles.cards import to_card
+from app.articles.cards import card_fields_from_row
 from app.articles.repository import FeedFilters
 from app.articles.schemas import ArticleCard
-from app.models import Article
 from app.pagination import Page, PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
 
 FEED_KEY = (parse_datetime, parse_int)
@@ -28,13 +27,12 @@ async def feed_page(
 ) -> Page[ArticleCard]:
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
 
-    async def fetch(after: list[Any] | None, limit: int) -> list[tuple[Article, float | None]]:
-        return await service.list_feed(session, filters, now=now, limit=limit, after=after)
+    async def fetch(after: list[Any] | None, limit: int) -> list[Any]:
+        return await service.list_feed_rows(session, filters, now=now, limit=limit, after=after)
 
-    def key_of(row: tuple[Article, float | None]) -> list[Any]:
-        article, score = row
-        key = [article.published_at, article.id]
-        return [score, *key] if filters.query else key
+    def key_of(row: Any) -> list[Any]:
+        key = [row.published_at, row.id]
+        return [row.score, *key] if filters.query else key
 
     rows, next_cursor = await keyset_page(
         request,
@@ -45,5 +43,10 @@ async def feed_page(
         fetch=fetch,
         key_of=key_of,
     )
+    links = await service.card_links(session, [row.id for row in rows])
     site_url = request.app.state.settings.site_url
-    return Page[ArticleCard](items=[to_card(article, site_url) for article, _ in rows], next_cursor=next_cursor)
+    # One validation of the whole page (pydantic-core) instead of a model per card and field.
+    return Page[ArticleCard].model_validate({
+        "items": [card_fields_from_row(row, links.get(row.id, []), site_url) for row in rows],
+        "next_cursor": next_cursor,
+    })

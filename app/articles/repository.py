@@ -1,19 +1,39 @@
 """Article queries: the public feed, search on both backends, related articles."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, column, func, literal, literal_column, table, tuple_, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Row,
+    Select,
+    String,
+    column,
+    func,
+    literal,
+    literal_column,
+    null,
+    table,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Article, ArticleTag, ArticleTicker, Author
+from app.db import UTCDateTime
+from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 
 # The FTS5 table the SQLite migration creates; PostgreSQL uses `article.search_vector`.
 sqlite_search = table("article_search", column("rowid"), column("article_search"))
+# article_ticker as the ticker feed sees it: with the copy of published_at that the
+# migration's triggers maintain, indexed as (ticker_id, published_at, article_id).
+ticker_feed = table(
+    "article_ticker", column("article_id"), column("ticker_id"), column("published_at", UTCDateTime())
+).alias("ticker_feed")
 
 
 @dataclass(frozen=True)
@@ -29,12 +49,24 @@ class FeedFilters:
 
 
 def card_options() -> list[Any]:
-    """Everything a card shows, in one query per relation instead of one per row."""
+    """Everything a card shows in three queries: the rows joined to their author, then the
+    ticker links joined to their tickers, then the tag links joined to their tags."""
     return [
-        selectinload(Article.author),  # type: ignore[arg-type]
-        selectinload(Article.ticker_links).selectinload(ArticleTicker.ticker),  # type: ignore[arg-type]
-        selectinload(Article.tag_links).selectinload(ArticleTag.tag),  # type: ignore[arg-type]
+        joinedload(Article.author, innerjoin=True),  # type: ignore[arg-type]
+        selectinload(Article.ticker_links).joinedload(ArticleTicker.ticker, innerjoin=True),  # type: ignore[arg-type]
+        selectinload(Article.tag_links).joinedload(ArticleTag.tag, innerjoin=True),  # type: ignore[arg-type]
     ]
+
+
+# What a feed card shows, read as plain columns: no ORM identity map, no body text.
+CARD_COLUMNS = (
+    col(Article.id), col(Article.slug), col(Article.title), col(Article.dek),
+    col(Article.published_at), col(Article.updated_at), col(Article.reading_time_minutes),
+    col(Article.hero_image_url), col(Article.hero_image_alt), col(Article.hero_image_credit),
+    col(Author.slug).label("author_slug"), col(Author.name).label("author_name"),
+    col(Author.kind).label("author_kind"), col(Author.avatar_url).label("author_avatar_url"),
+    col(Article.author_id),
+)
 
 
 def is_visible(now: datetime) -> ColumnElement[bool]:
@@ -138,25 +170,74 @@ class ArticleRepository:
             .subquery("ranked")
         )
 
-    async def list_feed(
-        self, filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
-    ) -> list[tuple[Article, float | None]]:
+    def _feed_statement(
+        self, columns: Sequence[Any], filters: FeedFilters, *, now: datetime, limit: int,
+        after: Sequence[Any] | None,
+    ) -> Select[Any]:
         """Newest first, or by relevance then newest for a search; keyset after `after`."""
         if filters.query:
             ranked = self._relevance(filters.query)
             score: Any = ranked.c.score
-            statement: Select[Any] = select(Article, score).join(ranked, ranked.c.id == Article.id)
+            statement: Select[Any] = select(*columns, score.label("score")).select_from(Article)
+            statement = statement.join(ranked, ranked.c.id == Article.id)
             key: list[Any] = [score, Article.published_at, Article.id]
         else:
-            score = literal(None)
-            statement = select(Article, score)
+            statement = select(*columns, literal(None).label("score")).select_from(Article)
             key = [Article.published_at, Article.id]
+        if len(filters.ticker_ids) == 1 and not filters.query:
+            # One ticker: walk that ticker's links newest first instead of the whole feed.
+            statement = statement.join(ticker_feed, ticker_feed.c.article_id == Article.id).where(
+                ticker_feed.c.ticker_id == filters.ticker_ids[0], ticker_feed.c.published_at <= now
+            )
+            key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
+            filters = replace(filters, ticker_ids=())
         statement = self._filtered(statement.where(is_visible(now)), filters)
         if after is not None:
             statement = statement.where(tuple_(*key) < tuple(after))
-        statement = statement.order_by(*[col(part).desc() for part in key]).limit(limit)
+        return statement.order_by(*[col(part).desc() for part in key]).limit(limit)
+
+    async def list_feed(
+        self, filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
+    ) -> list[tuple[Article, float | None]]:
+        """Whole articles with their relations, for callers that need more than a card."""
+        statement = self._feed_statement([Article], filters, now=now, limit=limit, after=after)
         rows = await self.session.exec(statement.options(*card_options()))
         return [(article, found_score) for article, found_score in rows.all()]
+
+    async def list_feed_rows(
+        self, filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
+    ) -> list[Row[Any]]:
+        """A feed page as card columns joined to the author, with `score` (None outside a
+        search); `card_links` then loads the tickers and tags of the page in one query."""
+        statement = self._feed_statement(CARD_COLUMNS, filters, now=now, limit=limit, after=after)
+        statement = statement.join(Author, col(Author.id) == Article.author_id)
+        return list((await self.session.exec(statement)).all())
+
+    async def card_links(self, article_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+        """Tickers and tags of many articles in one round trip; a tag row has `role` None."""
+        if not article_ids:
+            return {}
+        tickers = (
+            select(
+                col(ArticleTicker.article_id).label("article_id"), col(ArticleTicker.role).label("role"),
+                col(Ticker.symbol).label("key"), col(Ticker.name).label("name"),
+                col(Ticker.asset_class).label("asset_class"), col(Ticker.exchange).label("exchange"),
+            )
+            .join(Ticker, col(Ticker.id) == ArticleTicker.ticker_id)
+            .where(col(ArticleTicker.article_id).in_(article_ids))
+        )
+        tags = (
+            select(
+                col(ArticleTag.article_id), null().cast(String), col(Tag.slug), col(Tag.name),
+                null().cast(String), null().cast(String),
+            )
+            .join(Tag, col(Tag.id) == ArticleTag.tag_id)
+            .where(col(ArticleTag.article_id).in_(article_ids))
+        )
+        links: dict[int, list[Row[Any]]] = {}
+        for row in (await self.session.exec(union_all(tickers, tags))).all():  # type: ignore[call-overload]
+            links.setdefault(row.article_id, []).append(row)
+        return links
 
     async def list_related(self, article: Article, *, now: datetime, limit: int) -> list[Article]:
         """Articles sharing tickers (worth 2) and tags (worth 1) with `article`, best first."""

@@ -49,6 +49,21 @@ async def list_feed(
     return await ArticleRepository(session).list_feed(filters, now=now, limit=limit, after=after)
 
 
+async def list_feed_rows(
+    session: AsyncSession,
+    filters: FeedFilters,
+    *,
+    now: datetime,
+    limit: int,
+    after: Sequence[Any] | None,
+) -> list[Any]:
+    return await ArticleRepository(session).list_feed_rows(filters, now=now, limit=limit, after=after)
+
+
+async def card_links(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[Any]]:
+    return await ArticleRepository(session).card_links(article_ids)
+
+
 async def list_related(
     session: AsyncSession, article: Article, *, now: datetime, limit: int
 ) -> list[Article]:

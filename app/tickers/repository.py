@@ -21,6 +21,8 @@ class TickerRepository:
             return {}
         direct = await self.session.exec(self.base_statement().where(col(Ticker.symbol).in_(wanted)))
         found = {ticker.symbol: ticker for ticker in direct.all()}
+        if not wanted - found.keys():
+            return found  # every name was a symbol: no alias look-up round trip
         by_alias = await self.session.exec(
             self.base_statement()
             .join(TickerAlias, col(TickerAlias.ticker_id) == Ticker.id)

@@ -179,6 +179,26 @@ class TestListArticlesFilters:
 
         assert slugs(response) == [both.slug, msft.slug, nvda.slug]
 
+    async def test_one_ticker_feed_follows_republishing_and_pages_by_cursor(self, client, session, clock, writer):
+        # The single-ticker feed reads article_ticker's trigger-kept copy of published_at.
+        author = await create_author(session)
+        await create_ticker(session, "NVDA")
+        older = await create_article(session, author=author, now=clock.now, tickers=["NVDA"], published_ago=timedelta(hours=3))
+        newer = await create_article(session, author=author, now=clock.now, tickers=["NVDA"], published_ago=timedelta(hours=2))
+        scheduled = await create_article(session, author=author, now=clock.now, tickers=["NVDA"], published_ago=timedelta(hours=-1))
+        assert slugs(await client.get("/v1/articles?ticker=NVDA")) == [newer.slug, older.slug]
+
+        moved = (clock.now - timedelta(hours=1)).isoformat()
+        response = await client.patch(f"/v1/articles/{older.slug}", headers=writer, json={"published_at": moved})
+        assert response.status_code == 200
+        assert (await client.patch(f"/v1/articles/{scheduled.slug}", headers=writer, json={"status": "draft"})).status_code == 200
+
+        first = await client.get("/v1/articles?ticker=NVDA&limit=1")
+        second = await client.get(f"/v1/articles?ticker=NVDA&limit=1&cursor={first.json()['next_cursor']}")
+        assert slugs(first) == [older.slug]
+        assert slugs(second) == [newer.slug]
+        assert second.json()["next_cursor"] is None
+
     async def test_ticker_filter_accepts_aliases_and_mentions(self, client, session, clock):
         author = await create_author(session)
         await create_ticker(session, "GOOGL", aliases=["GOOG"])

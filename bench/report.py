@@ -1,0 +1,93 @@
+"""The results as a Markdown document: machine, ceilings, workloads, scaling, notes."""
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.load_generator import Result
+
+
+@dataclass
+class Row:
+    name: str
+    description: str
+    result: Result | None
+    peak_rss_kib: int = 0
+    ceiling: float | None = None  # req/s of the ceiling this row is compared with
+    target: str = ""
+    note: str = ""
+    cpu_ms: float = 0.0  # server CPU time per request
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    return [
+        f"- CPU: {os.cpu_count()} × {cpu} (shared with the load generator and other work)",
+        f"- RAM: {mem_kib / 1024 / 1024:.1f} GiB",
+        f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
+        f"- commit {commit or '?'}",
+    ]
+
+
+def _cell(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| Workload | What | req/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | ratio | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        if row.result is None:
+            lines.append(f"| {row.name} | {row.description} | skipped: {row.note} | | | | | | | {row.target} |")
+            continue
+        r = row.result
+        if r.requests == 0:
+            lines.append(
+                f"| {row.name} | {row.description} | 0 | — | — | every request: none answered within "
+                f"the run | {_cell(row.peak_rss_kib / 1024)} | — | 0% | {row.target} |"
+            )
+            continue
+        ratio = f"{r.rps / row.ceiling:.0%}" if row.ceiling else "—"
+        lines.append(
+            f"| {row.name} | {row.description} | {_cell(r.rps, 0)} | {_cell(r.p50_ms, 2)} | {_cell(r.p99_ms, 2)} | "
+            f"{r.errors} | {_cell(row.peak_rss_kib / 1024)} | {_cell(row.cpu_ms, 2)} | {ratio} | {row.target} |"
+        )
+    return lines
+
+
+def document(
+    *, size: str, backend: str, database: str, load_tool: str, sections: list[tuple[str, list[Row]]],
+    notes: list[str],
+) -> str:
+    now = datetime.now(UTC)
+    out = [
+        f"# tickerfeed benchmark: {size} articles on {backend}",
+        "",
+        f"Run {now:%Y-%m-%d %H:%M} UTC with {load_tool}, 32 connections on loopback, one uvicorn worker "
+        "(uvloop, httptools) unless stated. Ratios are to ceiling (b) measured in the same run.",
+        "",
+        *machine(),
+        f"- Database: {database}",
+        "",
+    ]
+    for title, rows in sections:
+        out += [f"## {title}", "", *table(rows), ""]
+    if notes:
+        out += ["## Notes", "", *[f"- {note}" for note in notes], ""]
+    return "\n".join(out)

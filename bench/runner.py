@@ -1,0 +1,262 @@
+"""One benchmark run: data, ceilings, workloads, scaling, report."""
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from bench import dataset
+from bench.inputs import Inputs, gather
+from bench.load import load
+from bench.load_generator import WRK_HINT, Result, have_wrk, run_httpx, run_wrk
+from bench.report import Row, document
+from bench.server import Server, cpu_seconds, serve
+
+BENCH_DIR = Path(__file__).resolve().parent
+SECRET = "benchmark-secret-not-for-production"
+TARGETS_1M = {
+    "W1": "≥ 15% of (b)", "W2": "≥ 25% of (b)", "W3": "≥ 15% of (b)", "W4": "≥ 15% of (b)",
+    "W5": "p99 < 50 ms", "W6": "≥ 80% of (c)",
+}
+
+
+@dataclass
+class Options:
+    size: str = "10k"
+    backend: str = "postgresql"
+    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    reload: bool = False
+    warmup: float = 3.0
+    duration: float = 10.0
+    workers: tuple[int, ...] = (1, 2, 4)
+    use_wrk: bool = True
+    results_dir: Path = BENCH_DIR / "results"
+    only: tuple[str, ...] = ()
+    data_dir: Path = BENCH_DIR / ".data"
+    notes: list[str] = field(default_factory=list)
+
+    def database_url(self) -> str:
+        name = f"tickerfeed_bench_{self.size}"
+        if self.backend == "sqlite":
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return f"sqlite+aiosqlite:///{self.data_dir / name}.db"
+        return f"{self.postgres_url.rstrip('/')}/{name}"
+
+
+def prepare(options: Options) -> tuple[str, Inputs]:
+    url = options.database_url()
+    size = dataset.SIZES[options.size]
+    depths = [4000] + ([500_000] if size.articles >= 1_000_000 else [])
+    inputs = None
+    if not options.reload:
+        try:
+            inputs = gather(url, SECRET, depths)
+        except Exception:  # noqa: BLE001  (no database yet: load it)
+            inputs = None
+    if inputs is None or inputs.article_count != size.articles:
+        print(f"loading {size.articles:,} articles into {url.rsplit('/', 1)[-1]} …", flush=True)
+        load(url, size)
+        inputs = gather(url, SECRET, depths)
+    return url, inputs
+
+
+class Bench:
+    def __init__(self, options: Options, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.wrk = options.use_wrk and have_wrk()
+        if options.use_wrk and not self.wrk:
+            print(WRK_HINT, flush=True)
+            options.notes.append(f"{WRK_HINT}; numbers below come from a short httpx round and are not benchmarks")
+
+    def paths_file(self, name: str, paths: list[str]) -> Path:
+        path = self.workdir / f"{name}.txt"
+        path.write_text("\n".join(paths) + "\n")
+        return path
+
+    def measure(
+        self, server: Server, paths: Path, header: tuple[str, str] | None = None
+    ) -> tuple[Result, int, float]:
+        run: Callable[..., Result] = run_wrk if self.wrk else run_httpx
+        if self.options.warmup > 0:
+            run(server.url, paths, seconds=self.options.warmup, header=header)
+        with server.sample_rss():
+            result = run(server.url, paths, seconds=self.options.duration, header=header)
+        cpu_ms = server.cpu_used * 1000 / result.requests if result.requests else 0.0
+        return result, server.peak_rss_kib, cpu_ms
+
+    def row(self, name: str, description: str, server: Server, paths: Path,
+            header: tuple[str, str] | None = None, target: str = "") -> Row:
+        result, rss, cpu_ms = self.measure(server, paths, header)
+        print(f"  {name:<4} {description:<44} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+              f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}  rss {rss / 1024:.0f} MB  "
+              f"cpu {cpu_ms:.2f} ms/req", flush=True)
+        return Row(name, description, result, rss, target=target, cpu_ms=cpu_ms)
+
+
+def app_env(url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url, "LOAD_DEMO_CONTENT": "false", "SECRET_KEY": SECRET,
+        "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING",
+    }
+
+
+def run(options: Options) -> Path:
+    url, inputs = prepare(options)
+    with tempfile.TemporaryDirectory(prefix="tickerfeed-bench-") as folder:
+        bench = Bench(options, Path(folder))
+        sections, notes = execute(bench, url, inputs)
+    text = document(
+        size=options.size, backend=options.backend, database=inputs.server_version,
+        load_tool="wrk" if bench.wrk else "httpx (wrk missing)", sections=sections, notes=notes + options.notes,
+    )
+    print("\n" + text)
+    options.results_dir.mkdir(parents=True, exist_ok=True)
+    out = options.results_dir / f"{datetime.now(UTC):%Y-%m-%d}-{options.size}-{options.backend}.md"
+    out.write_text(text)
+    print(f"written to {out.relative_to(BENCH_DIR.parent) if out.is_relative_to(BENCH_DIR.parent) else out}")
+    return out
+
+
+def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, list[Row]]], list[str]]:
+    big = inputs.article_count >= 1_000_000
+    targets = TARGETS_1M if big else {}
+    wanted = bench.options.only
+    notes: list[str] = []
+    w1 = bench.paths_file("w1", ["/v1/articles?limit=20"])
+    env = app_env(url)
+    with serve("app.main:create_app", env=env) as app_server:
+        first = httpx.get(app_server.url + "/v1/articles?limit=20", timeout=10)
+        first.raise_for_status()
+        etag = first.headers.get("ETag")
+        has_rss = httpx.get(app_server.url + "/feeds/articles.rss", timeout=10).status_code == 200
+        body_file = bench.workdir / "w1-body.json"
+        body_file.write_bytes(first.content)
+        # The app server idles (no CPU) while the ceilings run on their own servers.
+        ceilings = measure_ceilings(bench, w1, body_file)
+        b = ceilings[1].result.rps if ceilings[1].result else None
+        c = ceilings[2].result.rps if ceilings[2].result else None
+        workloads, skipped = define_workloads(inputs, etag, has_rss, targets)
+        print("workloads (one worker)", flush=True)
+        rows: list[Row] = []
+        for name, description, paths, header in workloads:
+            if wanted and name not in wanted:
+                continue
+            target = targets.get(name[:2], "") if name != "W4-deep" else "within 10% of W1"
+            wait_until_idle(app_server)
+            row = bench.row(name, description, app_server, bench.paths_file(name, paths), header, target)
+            row.ceiling = c if name == "W6" else b
+            rows.append(row)
+    rows += skipped
+    cancel_leftover_queries(url)
+    if big:
+        for row in rows:
+            if row.result and row.peak_rss_kib > 150 * 1024:
+                notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
+    notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
+
+    scaling: list[Row] = []
+    if bench.options.workers and (not wanted or "scale" in wanted):
+        print("W1 scaling", flush=True)
+        for workers in bench.options.workers:
+            name, description = f"W1×{workers}", f"W1 with {workers} worker{'s' if workers > 1 else ''}"
+            try:
+                with serve("app.main:create_app", env=env, workers=workers) as server:
+                    scaling.append(bench.row(name, description, server, w1))
+            except RuntimeError as exc:  # a server that does not come up is reported, not fatal
+                scaling.append(Row(name, description, None, note=str(exc)))
+        if scaling and scaling[0].result:
+            for row in scaling:
+                row.ceiling = scaling[0].result.rps
+        notes.append(
+            f"Scaling ratios are to one worker. The machine has {os.cpu_count()} cores shared by wrk, "
+            "the server and PostgreSQL, so more workers than cores cannot add throughput here."
+        )
+    sections = [("Ceilings", ceilings), ("Workloads", rows)]
+    if scaling:
+        sections.append(("W1 scaling with workers (ratio to one worker)", scaling))
+    return sections, notes
+
+
+def cancel_leftover_queries(url: str) -> None:
+    """Searches at 1M outlive their clients inside PostgreSQL; cancel them so the next
+    measurement starts on an idle database (only this benchmark's database)."""
+    if not url.startswith("postgresql"):
+        return
+    import asyncio
+
+    import asyncpg
+
+    from bench.load import asyncpg_dsn
+
+    async def cancel() -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await connection.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(cancel())
+
+
+def wait_until_idle(server: Server, *, limit: float = 60.0) -> None:
+    """Waits (up to `limit` s) until the server stops working off the previous workload."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pid) for pid in server.worker_pids())
+        time.sleep(0.5)
+        if sum(cpu_seconds(pid) for pid in server.worker_pids()) - before < 0.05:
+            return
+
+
+def measure_ceilings(bench: Bench, w1: Path, body_file: Path) -> list[Row]:
+    print("ceilings", flush=True)
+    with serve("bench.ceilings:raw_app", env={}, factory=False) as server:
+        ceil_a = bench.row("(a)", "raw ASGI app, constant body", server, w1)
+    with serve("bench.ceilings:create_prebuilt_app", env={"BENCH_PREBUILT_BODY": str(body_file)}) as server:
+        ceil_b = bench.row("(b)", "FastAPI route, W1 body pre-built as bytes", server, w1)
+        ceil_c = bench.row("(c)", "FastAPI route, constant 304", server, bench.paths_file("c", ["/not-modified"]))
+    b = ceil_b.result.rps if ceil_b.result else None
+    for row in (ceil_a, ceil_b, ceil_c):
+        row.ceiling = b
+    return [ceil_a, ceil_b, ceil_c]
+
+
+Workload = tuple[str, str, list[str], tuple[str, str] | None]
+
+
+def define_workloads(
+    inputs: Inputs, etag: str | None, has_rss: bool, targets: dict[str, str]
+) -> tuple[list[Workload], list[Row]]:
+    workloads: list[Workload] = [
+        ("W1", "feed page `?limit=20`", ["/v1/articles?limit=20"], None),
+        ("W2", f"article by slug ({len(inputs.slugs)} random)", [f"/v1/articles/{s}" for s in inputs.slugs], None),
+        ("W3", f"ticker feed ({len(inputs.symbols)} random)",
+         [f"/v1/articles?ticker={quote(s)}&limit=20" for s in inputs.symbols], None),
+        *[(f"W4{'-deep' if depth >= 500_000 else ''}", f"page after {depth:,} by cursor",
+           [f"/v1/articles?limit=20&cursor={cursor}"], None) for depth, cursor in inputs.deep_cursors],
+    ]
+    search: Workload = ("W5", f"search `?q=` ({len(inputs.words)} random words)",
+                        [f"/v1/articles?q={w}&limit=20" for w in inputs.words], None)
+    skipped = []
+    if etag:
+        workloads.append(("W6", "W1 with If-None-Match (304)", ["/v1/articles?limit=20"], ("If-None-Match", etag)))
+    else:
+        skipped.append(Row("W6", "W1 with If-None-Match", None, note="the server sends no ETag yet",
+                           target=targets.get("W6", "")))
+    if has_rss:
+        workloads.append(("W7", "RSS feed `/feeds/articles.rss`", ["/feeds/articles.rss"], None))
+    else:
+        skipped.append(Row("W7", "RSS feed", None, note="`/feeds/articles.rss` not served yet"))
+    # Search last: at 1M its queries outlive the run in PostgreSQL and would slow what follows.
+    workloads.append(search)
+    return workloads, skipped
