@@ -15,7 +15,7 @@ from app.authors import service as authors_service
 from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
-from app.fields import Slug, Symbol, TagSlug, UtcDatetime, line
+from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
 from app.problems import InvalidFields, problem_responses
@@ -25,7 +25,7 @@ from app.tickers import service as tickers_service
 router = APIRouter(prefix="/v1/articles", tags=["Articles"])
 Clock = Annotated[datetime, Depends(get_clock)]
 SearchText = line(200, min_length=1)
-ArticleSlug = Annotated[str, Path(max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+ArticleSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 

@@ -12,13 +12,14 @@ from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
+from app.fields import SLUG_PATTERN
 from app.models import Author
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/authors", tags=["Authors"])
 Clock = Annotated[datetime, Depends(get_clock)]
-AuthorSlug = Annotated[str, Path(max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+AuthorSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 

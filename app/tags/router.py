@@ -10,6 +10,7 @@ from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
+from app.fields import SLUG_PATTERN
 from app.models import Tag
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
@@ -18,7 +19,7 @@ from app.tags.schemas import TagCreate, TagRead
 
 router = APIRouter(prefix="/v1/tags", tags=["Tags"])
 Clock = Annotated[datetime, Depends(get_clock)]
-TagSlugPath = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+TagSlugPath = Annotated[str, Path(max_length=64, pattern=SLUG_PATTERN)]
 
 
 async def tag_by_slug(session: SessionDep, slug: TagSlugPath) -> Tag:
