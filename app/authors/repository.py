@@ -13,9 +13,6 @@ class AuthorRepository:
     async def get_by_slug(self, slug: str) -> Author | None:
         return (await self.session.exec(select(Author).where(Author.slug == slug))).first()
 
-    async def get_many(self, ids: Sequence[int]) -> list[Author]:
-        return list((await self.session.exec(select(Author).where(Author.id.in_(ids)))).all())  # type: ignore[union-attr]
-
     async def add(self, author: Author) -> Author:
         self.session.add(author)
         await self.session.flush()
