@@ -1,5 +1,3 @@
-from collections.abc import Sequence
-
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
