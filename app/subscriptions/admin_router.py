@@ -18,12 +18,14 @@ from app.models import ApiKey
 from app.pagination import Page, PageParams, filter_scope, parse_int, set_next_link
 from app.problems import problem_responses
 from app.subscriptions import service
-from app.subscriptions.dependencies import PRIVATE
 from app.subscriptions.schemas import SubscriberRead, SubscriberStatus
 from app.subscriptions.views import to_admin_read
 from app.caching.http import NO_STORE, http_cache
 
-router = APIRouter(prefix="/v1/subscribers", tags=["Subscribers"], dependencies=[PRIVATE])
+# Personal data, every answer: no cache (proxy, CDN, browser history) may keep a copy.
+router = APIRouter(
+    prefix="/v1/subscribers", tags=["Subscribers"], dependencies=[http_cache(NO_STORE)]
+)
 SubscribersReader = Annotated[ApiKey, Depends(require_scope(Scope.SUBSCRIBERS_READ))]
 EXPORT_BATCH = 500
 CSV_COLUMNS = [
@@ -72,7 +74,6 @@ Filters = Annotated[SubscriberFilters, Depends()]
     summary="List subscribers",
     response_model=Page[SubscriberRead],
     responses=problem_responses(400, 401, 403, 422),
-    dependencies=[http_cache(NO_STORE)],
 )
 async def list_subscribers(
     request: Request,
@@ -145,18 +146,20 @@ async def _csv_lines(
         200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV with a header row."},
         **problem_responses(401, 403, 422),
     },
-    dependencies=[http_cache(NO_STORE)],
 )
 async def export_subscribers(
-    request: Request, session: SessionDep, _reader: SubscribersReader, filters: Filters
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _reader: SubscribersReader,
+    filters: Filters,
 ) -> StreamingResponse:
     """The whole filtered list as one CSV download."""
     newsletter_id = await filters.newsletter_id(session)
+    # A returned response does not get the dependencies' headers (the router's no-store).
     return StreamingResponse(
         _csv_lines(request.app.state.sessionmaker, filters.status, newsletter_id),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="subscribers.csv"',
-            "Cache-Control": "no-store",
-        },
+        headers={name: value for name, value in response.headers.items() if name != "content-length"}
+        | {"Content-Disposition": 'attachment; filename="subscribers.csv"'},
     )

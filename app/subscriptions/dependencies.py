@@ -1,7 +1,7 @@
 import ipaddress
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.db import SessionDep
@@ -20,14 +20,6 @@ TokenQuery = Annotated[
         description="The token, for links in mail; `Authorization: Bearer` works too.",
     ),
 ]
-
-
-def private_response(response: Response) -> None:
-    """Personal data: no shared cache (proxy, CDN, browser history) may keep a copy."""
-    response.headers["Cache-Control"] = "no-store"
-
-
-PRIVATE = Depends(private_response)
 
 
 def get_client_address(request: Request) -> str:

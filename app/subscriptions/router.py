@@ -16,7 +16,6 @@ from app.models import Subscriber
 from app.problems import InvalidFields, UnsupportedMediaType, problem_responses
 from app.subscriptions import service, tokens
 from app.subscriptions.dependencies import (
-    PRIVATE,
     ClientAddress,
     Limiter,
     ManagingSubscriber,
@@ -37,7 +36,10 @@ from app.subscriptions.schemas import (
 from app.subscriptions.views import to_read
 from app.caching.http import NO_STORE, http_cache
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["Subscriptions"], dependencies=[PRIVATE])
+# Personal data, every answer: no cache (proxy, CDN, browser history) may keep a copy.
+router = APIRouter(
+    prefix="/v1/subscriptions", tags=["Subscriptions"], dependencies=[http_cache(NO_STORE)]
+)
 Clock = Annotated[datetime, Depends(get_clock)]
 logger = logging.getLogger("tickerfeed.mail")
 ONE_CLICK_BODY = {
@@ -124,7 +126,6 @@ async def confirm_subscription(
     summary="Get my subscription",
     response_model=SubscriptionRead,
     responses=problem_responses(401, 422),
-    dependencies=[http_cache(NO_STORE)],
 )
 async def get_my_subscription(subscriber: ManagingSubscriber) -> SubscriptionRead:
     """The subscriber's newsletters, followed tickers and authors, and status."""
@@ -232,7 +233,6 @@ async def unsubscribe(
     summary="Check an unsubscribe link",
     response_model=UnsubscribeLink,
     responses=problem_responses(401, 422),
-    dependencies=[http_cache(NO_STORE)],
 )
 async def check_unsubscribe_link(
     request: Request,

@@ -131,3 +131,19 @@ class TestExportSubscribers:
 
     async def test_needs_the_scope(self, client: httpx.AsyncClient, writer: dict[str, str]) -> None:
         assert (await client.get("/v1/subscribers/export", headers=writer)).status_code == 403
+
+
+class TestNoStore:
+    @pytest.mark.parametrize("path", ["/v1/subscribers", "/v1/subscribers/export"])
+    async def test_subscriber_lists_are_never_stored(
+        self,
+        client: httpx.AsyncClient,
+        reader: dict[str, str],
+        population: dict[str, Any],
+        path: str,
+    ) -> None:
+        response = await client.get(path, headers=reader)
+
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        assert "etag" not in response.headers

@@ -345,3 +345,28 @@ class TestNonAsciiAddresses:
         assert response.status_code == 202
         assert smtp.handler.envelopes == [["reader@xn--bcher-kva.example"]]
         assert smtp.messages[0]["To"] == "reader@xn--bcher-kva.example"
+
+
+class TestNoStoreEverywhere:
+    async def test_every_personal_answer_says_no_store(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
+        await subscribe(client, "private@example.com")
+        confirmed = await client.post(
+            "/v1/subscriptions/confirm", json={"token": link_token(smtp.messages[-1])}
+        )
+        token = confirmed.json()["manage_token"]
+        params = {"token": token}
+
+        answers = [
+            await subscribe(client, "private@example.com"),
+            confirmed,
+            await client.get("/v1/subscriptions/me", params=params),
+            await client.patch("/v1/subscriptions/me", params=params, json={"tickers": []}),
+            await client.get("/v1/subscriptions/unsubscribe", params=params),
+            await client.post(
+                "/v1/subscriptions/unsubscribe", params=params, data={"List-Unsubscribe": "One-Click"}
+            ),
+        ]
+
+        assert [answer.headers.get("cache-control") for answer in answers] == ["no-store"] * 6
