@@ -10,7 +10,7 @@ from app.dependencies import JSON_BODY, get_clock
 from app.models import Newsletter
 from app.newsletters import service
 from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead, NewsletterRef
-from app.pagination import Page, PageParams, filter_scope, parse_int, parse_str, set_next_link
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import InvalidFields, problem_responses
 from app.caching.http import ITEM, LIST, http_cache
 
@@ -45,15 +45,15 @@ async def list_newsletters(
     request: Request, response: Response, session: SessionDep, page: PageParams
 ) -> Page[NewsletterRead]:
     """Every newsletter a reader can subscribe to, by slug."""
-    codec = request.app.state.cursor_codec
-    scope = filter_scope("newsletters")
-    after = codec.decode(page.cursor, scope, (parse_str, parse_int)) if page.cursor else None
-    newsletters = await service.list_newsletters(session, after=after, limit=page.limit + 1)
-    next_cursor = None
-    if len(newsletters) > page.limit:
-        newsletters = newsletters[: page.limit]
-        next_cursor = codec.encode([newsletters[-1].slug, newsletters[-1].id], scope)
-    set_next_link(request, response, next_cursor)
+    newsletters, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("newsletters"),
+        parsers=(parse_str, parse_int),
+        fetch=lambda after, limit: service.list_newsletters(session, after=after, limit=limit),
+        key_of=lambda newsletter: [newsletter.slug, newsletter.id],
+    )
     return Page[NewsletterRead](
         items=[_read(item) for item in newsletters], next_cursor=next_cursor
     )

@@ -15,7 +15,7 @@ from app.api_keys.scopes import Scope
 from app.db import SessionDep
 from app.fields import Slug
 from app.models import ApiKey
-from app.pagination import Page, PageParams, filter_scope, parse_int, set_next_link
+from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int
 from app.problems import problem_responses
 from app.subscriptions import service
 from app.subscriptions.schemas import SubscriberRead, SubscriberStatus
@@ -84,21 +84,18 @@ async def list_subscribers(
     page: PageParams,
 ) -> Page[SubscriberRead]:
     """Every subscriber with status, preferences and consent record, oldest first."""
-    codec = request.app.state.cursor_codec
-    scope = filter_scope("subscribers", status=filters.status, newsletter=filters.newsletter)
-    after = codec.decode(page.cursor, scope, (parse_int,)) if page.cursor else None
-    rows = await service.list_subscribers(
-        session,
-        status=filters.status,
-        newsletter_id=await filters.newsletter_id(session),
-        after=after,
-        limit=page.limit + 1,
+    newsletter_id = await filters.newsletter_id(session)
+    rows, next_cursor = await keyset_page(
+        request,
+        response,
+        page,
+        scope=filter_scope("subscribers", status=filters.status, newsletter=filters.newsletter),
+        parsers=(parse_int,),
+        fetch=lambda after, limit: service.list_subscribers(
+            session, status=filters.status, newsletter_id=newsletter_id, after=after, limit=limit
+        ),
+        key_of=lambda row: [row.id],
     )
-    next_cursor = None
-    if len(rows) > page.limit:
-        rows = rows[: page.limit]
-        next_cursor = codec.encode([rows[-1].id], scope)
-    set_next_link(request, response, next_cursor)
     return Page[SubscriberRead](items=[to_admin_read(row) for row in rows], next_cursor=next_cursor)
 
 

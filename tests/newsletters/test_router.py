@@ -176,3 +176,21 @@ class TestEditionDaysAtTheEdgeOfTheCalendar:
 
         assert response.status_code == 200, response.text
         assert response.json()["articles"] == []
+
+
+class TestNewsletterPages:
+    async def test_pages_by_slug_with_a_cursor_and_a_next_link(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        for slug in ("c-letter", "a-letter", "b-letter"):
+            await create_newsletter(session, slug=slug)
+
+        first = await client.get("/v1/newsletters", params={"limit": 2})
+        second = await client.get(
+            "/v1/newsletters", params={"limit": 2, "cursor": first.json()["next_cursor"]}
+        )
+
+        assert [item["slug"] for item in first.json()["items"]] == ["a-letter", "b-letter"]
+        assert 'rel="next"' in first.headers["link"]
+        assert [item["slug"] for item in second.json()["items"]] == ["c-letter"]
+        assert second.json()["next_cursor"] is None and "link" not in second.headers
