@@ -14,12 +14,13 @@ from app.models import (
     Subscriber,
     SubscriberEvent,
 )
-from app.problems import Conflict, InvalidFields, Unauthorized
+from app.problems import Conflict, Unauthorized
 from app.settings import Settings
 from app.subscriptions import preferences, tokens
 from app.subscriptions.problems import ExpiredToken, InvalidToken, UsedToken
 from app.subscriptions.repository import SubscriberRepository, TokenRepository
 from app.subscriptions.schemas import PreferencesUpdate, SubscriptionRequest
+from app.updates import changes_of
 
 
 async def _record(
@@ -220,10 +221,7 @@ async def update_preferences(
 ) -> Subscriber:
     if subscriber.status != "active":
         raise Conflict("This subscription is not active; subscribe again to receive newsletters.")
-    changes = data.model_dump(exclude_unset=True)
-    for name in ("newsletters", "tickers", "authors"):
-        if name in changes and changes[name] is None:
-            raise InvalidFields.one(["body", name], "cannot be null")
+    changes = changes_of(data)
     preferences.apply(
         subscriber,
         *await preferences.resolve(

@@ -370,3 +370,23 @@ class TestNoStoreEverywhere:
         ]
 
         assert [answer.headers.get("cache-control") for answer in answers] == ["no-store"] * 6
+
+
+class TestPreferencesNulls:
+    async def test_names_every_field_sent_as_null(
+        self, client: httpx.AsyncClient, smtp: SmtpServer
+    ) -> None:
+        token = (await confirm_by_mail(client, smtp, "nulls@example.com"))["manage_token"]
+
+        response = await client.patch(
+            "/v1/subscriptions/me",
+            params={"token": token},
+            json={"newsletters": None, "tickers": None, "authors": None},
+        )
+
+        assert response.status_code == 422
+        assert [error["loc"] for error in response.json()["errors"]] == [
+            ["body", "newsletters"],
+            ["body", "tickers"],
+            ["body", "authors"],
+        ]
