@@ -209,11 +209,3 @@ class OutboxRepository:
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return result.rowcount or 0
-
-    async def count_by_status(self) -> dict[str, int]:
-        from sqlalchemy import func
-
-        rows = await self.session.exec(
-            select(OutboundEmail.status, func.count()).group_by(col(OutboundEmail.status))
-        )
-        return dict(rows.all())
