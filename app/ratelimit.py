@@ -4,10 +4,12 @@ With `REDIS_URL` set the counters live in Redis and hold across every API proces
 without it they are per process, which suits the embedded single-process default.
 """
 
+import functools
 import ipaddress
 import logging
 import math
 import time
+from collections.abc import Sequence
 
 from fastapi import Request
 from limits import RateLimitItem, parse_many
@@ -34,6 +36,18 @@ def create_storage(settings: Settings) -> Storage:
     return MemoryStorage()
 
 
+@functools.lru_cache(maxsize=64)
+def parsed_limits(limits: str) -> tuple[RateLimitItem, ...]:
+    """Each limit string of the settings is parsed once, not on every request."""
+    return tuple(parse_many(limits))
+
+
+@functools.lru_cache(maxsize=16)
+def trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    """The settings' `trusted_proxies`, parsed once per distinct value."""
+    return tuple(ipaddress.ip_network(network, strict=False) for network in proxies)
+
+
 class RateLimiter:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
@@ -41,7 +55,7 @@ class RateLimiter:
 
     async def hit(self, limits: str, scope: str, identity: str) -> None:
         """Counts one request against each limit in `limits` ("5/minute;100/day")."""
-        for item in parse_many(limits):
+        for item in parsed_limits(limits):
             try:
                 allowed = await self.strategy.hit(item, scope, identity)
             except Exception:  # an unreachable Redis must not take sign-ups down with it
@@ -65,7 +79,7 @@ def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
 
 
-def client_address(request: Request, trusted: list[Network]) -> str:
+def client_address(request: Request, trusted: Sequence[Network]) -> str:
     """The peer, or the nearest untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.
 
     Walking from the right stops at the first address our proxies did not add, so a

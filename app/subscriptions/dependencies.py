@@ -1,4 +1,3 @@
-import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -7,7 +6,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.db import SessionDep
 from app.models import Subscriber
 from app.problems import Unauthorized
-from app.ratelimit import RateLimiter, client_address
+from app.ratelimit import RateLimiter, client_address, trusted_networks
 from app.subscriptions import service, tokens
 
 subscriber_bearer = HTTPBearer(
@@ -23,9 +22,8 @@ TokenQuery = Annotated[
 
 
 def get_client_address(request: Request) -> str:
-    settings = request.app.state.settings
-    trusted = [ipaddress.ip_network(network, strict=False) for network in settings.trusted_proxies]
-    return client_address(request, trusted)
+    proxies = tuple(request.app.state.settings.trusted_proxies)
+    return client_address(request, trusted_networks(proxies))
 
 
 ClientAddress = Annotated[str, Depends(get_client_address)]

@@ -153,3 +153,38 @@ class TestConfirmLimits:
 
         assert [answer.status_code for answer in answers] == [400, 400, 429]
         assert "retry-after" in answers[-1].headers
+
+
+class TestParsedOnce:
+    async def test_settings_are_parsed_once_not_per_request(
+        self, make_app: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import ipaddress
+
+        import app.ratelimit as ratelimit
+
+        calls = {"networks": 0, "limits": 0}
+        ip_network, parse_many = ipaddress.ip_network, ratelimit.parse_many
+
+        def counted_network(*args: Any, **kwargs: Any) -> Any:
+            calls["networks"] += 1
+            return ip_network(*args, **kwargs)
+
+        def counted_limits(value: str) -> Any:
+            calls["limits"] += 1
+            return parse_many(value)
+
+        monkeypatch.setattr(ipaddress, "ip_network", counted_network)
+        monkeypatch.setattr(ratelimit, "parse_many", counted_limits)
+        ratelimit.parsed_limits.cache_clear()
+        ratelimit.trusted_networks.cache_clear()
+        app = make_app(
+            trusted_proxies=["10.0.0.0/8", "192.168.0.0/16"],
+            rate_limit_subscribe_per_client="100/minute;1000/day",
+            rate_limit_subscribe_per_email="100/minute",
+        )
+        async with client_for(app) as client:
+            for n in range(4):
+                assert (await subscribe(client, f"once{n}@example.com")).status_code == 202
+
+        assert calls == {"networks": 2, "limits": 2}
