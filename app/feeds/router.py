@@ -1,5 +1,6 @@
 """`/feeds/...`: the same items as RSS 2.0, Atom 1.0 or JSON Feed 1.1, chosen by suffix."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -51,125 +52,65 @@ FEED_ROUTE: dict[str, Any] = {
 }
 
 
-async def render_feed(
-    request: Request,
-    response: Response,
-    session: AsyncSession,
-    *,
-    subject: FeedSubject,
-    filters: FeedFilters,
-    fmt: FeedFormat,
-    reader: Audience,
-    now: datetime,
-) -> Response:
-    articles = await service.newest_articles(session, filters, now=now)
-    document = build_document(
-        subject,
-        articles,
-        site_url=request.app.state.settings.site_url,
-        # The self link names the feed, never the partner's key.
-        self_url=str(request.url.remove_query_params("key")),
-        full=reader == FULL_TEXT,
-    )
-    render, media_type = RENDERERS[fmt]
-    # A returned Response does not pick up headers set on `response`; the caching
-    # dependency put the validators there, so carry them over.
-    return Response(render(document), media_type=media_type, headers=dict(response.headers))
+@dataclass(frozen=True)
+class FeedRequest:
+    """What every feed route needs besides its subject: the format, the reader and "now"."""
+
+    request: Request
+    response: Response
+    session: AsyncSession
+    fmt: FeedFormat
+    reader: Audience
+    now: datetime
+
+    @property
+    def site_url(self) -> str:
+        return str(self.request.app.state.settings.site_url)
+
+    async def render(self, subject: FeedSubject, filters: FeedFilters) -> Response:
+        articles = await service.newest_articles(self.session, filters, now=self.now)
+        document = build_document(
+            subject,
+            articles,
+            site_url=self.site_url,
+            # The self link names the feed, never the partner's key.
+            self_url=str(self.request.url.remove_query_params("key")),
+            full=self.reader == FULL_TEXT,
+        )
+        render, media_type = RENDERERS[self.fmt]
+        # A returned Response does not pick up headers set on `response`; the caching
+        # dependency put the validators there, so carry them over.
+        return Response(render(document), media_type=media_type, headers=dict(self.response.headers))
+
+
+async def feed_request(
+    request: Request, response: Response, session: SessionDep, fmt: FeedFormat, reader: Reader, now: Clock
+) -> FeedRequest:
+    return FeedRequest(request, response, session, fmt, reader, now)
+
+
+Feed = Annotated[FeedRequest, Depends(feed_request)]
 
 
 @router.get("/articles.{fmt}", summary="Get the articles feed", **FEED_ROUTE)
-async def get_articles_feed(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    fmt: FeedFormat,
-    reader: Reader,
-    now: Clock,
-) -> Response:
+async def get_articles_feed(feed: Feed) -> Response:
     """The newest 50 published articles."""
-    subject, filters = service.site_subject(request.app.state.settings.site_url)
-    return await render_feed(
-        request,
-        response,
-        session,
-        subject=subject,
-        filters=filters,
-        fmt=fmt,
-        reader=reader,
-        now=now,
-    )
+    return await feed.render(*service.site_subject(feed.site_url))
 
 
 @router.get("/tickers/{symbol}.{fmt}", summary="Get a ticker's feed", **FEED_ROUTE)
-async def get_ticker_feed(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    symbol: SymbolPath,
-    fmt: FeedFormat,
-    reader: Reader,
-    now: Clock,
-) -> Response:
+async def get_ticker_feed(feed: Feed, symbol: SymbolPath) -> Response:
     """The newest 50 articles on a ticker (found by symbol or alias, any case)."""
-    site_url = request.app.state.settings.site_url
-    subject, filters = await service.ticker_subject(session, symbol, site_url)
-    return await render_feed(
-        request,
-        response,
-        session,
-        subject=subject,
-        filters=filters,
-        fmt=fmt,
-        reader=reader,
-        now=now,
-    )
+    return await feed.render(*await service.ticker_subject(feed.session, symbol, feed.site_url))
 
 
 @router.get("/authors/{slug}.{fmt}", summary="Get an author's feed", **FEED_ROUTE)
-async def get_author_feed(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    slug: SlugPath,
-    fmt: FeedFormat,
-    reader: Reader,
-    now: Clock,
-) -> Response:
+async def get_author_feed(feed: Feed, slug: SlugPath) -> Response:
     """The newest 50 articles by a journalist or an AI writing agent."""
-    site_url = request.app.state.settings.site_url
-    subject, filters = await service.author_subject(session, slug, site_url)
-    return await render_feed(
-        request,
-        response,
-        session,
-        subject=subject,
-        filters=filters,
-        fmt=fmt,
-        reader=reader,
-        now=now,
-    )
+    return await feed.render(*await service.author_subject(feed.session, slug, feed.site_url))
 
 
 @router.get("/tags/{slug}.{fmt}", summary="Get a tag's feed", **FEED_ROUTE)
-async def get_tag_feed(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    slug: SlugPath,
-    fmt: FeedFormat,
-    reader: Reader,
-    now: Clock,
-) -> Response:
+async def get_tag_feed(feed: Feed, slug: SlugPath) -> Response:
     """The newest 50 articles on a topic."""
-    site_url = request.app.state.settings.site_url
-    subject, filters = await service.tag_subject(session, slug, site_url)
-    return await render_feed(
-        request,
-        response,
-        session,
-        subject=subject,
-        filters=filters,
-        fmt=fmt,
-        reader=reader,
-        now=now,
-    )
+    return await feed.render(*await service.tag_subject(feed.session, slug, feed.site_url))
