@@ -33,6 +33,7 @@ async def send_problem(scope: Scope, send: Send, status: int, detail: str, kind:
             "headers": [
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(payload)).encode()),
+                (b"cache-control", b"no-store"),
                 (b"connection", b"close"),
             ],
         }

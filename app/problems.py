@@ -133,6 +133,9 @@ def problem_response(
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
+    # Errors are never stored: RFC 9111 lets caches keep a 404 heuristically, which would hide
+    # an article published a moment later, and errors to a key or token holder are private.
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 

@@ -93,6 +93,7 @@ def assert_problem(response: httpx.Response, expected: dict[str, Any]) -> None:
     assert body == expected, body
     assert response.status_code == expected["status"]
     assert response.headers["x-request-id"] == body["request_id"]
+    assert response.headers["cache-control"] == "no-store"
 
 
 def assert_validation_error(response: httpx.Response, *locs: list[str | int]) -> None:
