@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.caching.http import add_conditional_get
+from app.cors import ProblemCORSMiddleware
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_query_string_bytes=settings.max_query_string_bytes,
     )
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Modified-Since", "X-Request-ID"],

@@ -56,6 +56,13 @@ class TestPreflight:
         )
         assert response.status_code == 400
         assert "access-control-allow-origin" not in response.headers
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "/problems/cors-refused",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "Disallowed CORS origin (see the API's CORS_ORIGINS setting).",
+        }
 
     async def test_refused_for_an_unlisted_header(self, client: httpx.AsyncClient) -> None:
         response = await client.options(
