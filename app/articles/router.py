@@ -18,7 +18,7 @@ from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
-from app.problems import InvalidFields, problem_responses
+from app.problems import problem_responses
 from app.tags import service as tags_service
 from app.tickers import service as tickers_service
 
@@ -42,18 +42,11 @@ async def feed_filters(
     q: Annotated[SearchText | None, Query(description="Full-text search over title, dek and body; results by relevance, then newest.")] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     tickers = await tickers_service.require_symbols(session, ticker, loc=["query", "ticker"])
-    author_id = None
+    author_id = tag_id = None
     if author is not None:
-        found = await authors_service.find_author(session, author)
-        if found is None:
-            raise InvalidFields.one(["query", "author"], f"unknown author '{author}'")
-        author_id = found.id
-    tag_id = None
+        author_id = (await authors_service.require_author(session, author, loc=["query", "author"])).id
     if tag is not None:
-        found_tag = (await tags_service.find_tags(session, [tag])).get(tag)
-        if found_tag is None:
-            raise InvalidFields.one(["query", "tag"], f"unknown tag '{tag}'")
-        tag_id = found_tag.id
+        tag_id = (await tags_service.require_tag(session, tag, loc=["query", "tag"])).id
     return FeedFilters(
         ticker_ids=tuple(sorted(t.id for t in tickers if t.id)),
         author_id=author_id,

@@ -11,7 +11,6 @@ from app.articles.rendering import find_cashtags, render_body
 from app.articles.repository import ArticleRepository, FeedFilters
 from app.articles.schemas import ArticleCreate, ArticleUpdate, EditorialReviewInput
 from app.authors import service as authors_service
-from app.db import utcnow
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 from app.problems import Conflict, InvalidFields, NotFound
 from app.tags import service as tags_service
@@ -78,13 +77,6 @@ async def visible_counts(
 
 async def author_has_articles(session: AsyncSession, *, author_id: int) -> bool:
     return await ArticleRepository(session).exists_for_author(author_id)
-
-
-async def _resolve_author(session: AsyncSession, slug: str) -> Author:
-    author = await authors_service.find_author(session, slug)
-    if author is None:
-        raise InvalidFields.one(["body", "author"], f"unknown author '{slug}'")
-    return author
 
 
 def _apply_review(
@@ -158,7 +150,7 @@ async def create_article(
     slug = data.slug or slugify(data.title, max_length=120, word_boundary=True)
     if not slug:
         raise InvalidFields.one(["body", "slug"], "cannot be derived from the title; give one")
-    author = await _resolve_author(session, data.author)
+    author = await authors_service.require_author(session, data.author, loc=["body", "author"])
     primary = await tickers_service.require_symbols(session, data.tickers, loc=["body", "tickers"])
     tags = await tags_service.require_tags(session, data.tags, loc=["body", "tags"])
     if await repository.slug_exists(slug):
@@ -197,7 +189,7 @@ async def update_article(
 
     author = article.author
     if "author" in changes:
-        author = await _resolve_author(session, changes["author"])
+        author = await authors_service.require_author(session, changes["author"], loc=["body", "author"])
         article.author_id, article.author = author.id, author  # type: ignore[assignment]
     for name in ("title", "dek", "body_markdown", "status", "published_at"):
         if name in changes:

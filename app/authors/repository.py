@@ -1,4 +1,6 @@
-from sqlmodel import select
+from collections.abc import Sequence
+
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Author
@@ -10,6 +12,10 @@ class AuthorRepository:
 
     async def get_by_slug(self, slug: str) -> Author | None:
         return (await self.session.exec(select(Author).where(Author.slug == slug))).first()
+
+    async def get_by_slugs(self, slugs: Sequence[str]) -> list[Author]:
+        statement = select(Author).where(col(Author.slug).in_(set(slugs)))
+        return list((await self.session.exec(statement)).all())
 
     async def add(self, author: Author) -> Author:
         self.session.add(author)

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Author
-from app.problems import Conflict, InvalidFields, NotFound
+from app.problems import Conflict, FieldError, InvalidFields, NotFound
 from app.updates import changes_of, save_changes, state_of
 
 
@@ -21,8 +22,28 @@ async def get_author(session: AsyncSession, slug: str) -> Author:
     return author
 
 
-async def find_author(session: AsyncSession, slug: str) -> Author | None:
-    return await AuthorRepository(session).get_by_slug(slug)
+async def require_authors(
+    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
+) -> list[Author]:
+    """The authors named, in order and without repeats, in one query; a 422 naming every
+    unknown slug at its index under `loc`."""
+    found = {author.slug: author for author in await AuthorRepository(session).get_by_slugs(slugs)}
+    errors = [
+        FieldError(loc=[*loc, index], msg=f"unknown author '{slug}'")
+        for index, slug in enumerate(slugs)
+        if slug not in found
+    ]
+    if errors:
+        raise InvalidFields(errors)
+    return list({slug: found[slug] for slug in slugs}.values())
+
+
+async def require_author(session: AsyncSession, slug: str, *, loc: list[str | int]) -> Author:
+    """One author named by a field; a 422 at `loc` when there is none."""
+    author = await AuthorRepository(session).get_by_slug(slug)
+    if author is None:
+        raise InvalidFields.one(loc, f"unknown author '{slug}'")
+    return author
 
 
 async def list_authors(

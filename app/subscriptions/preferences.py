@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import (
@@ -14,23 +13,7 @@ from app.models import (
     SubscriberTicker,
     Ticker,
 )
-from app.problems import InvalidFields
-
-
-async def require_authors(
-    session: AsyncSession, slugs: Sequence[str], *, loc: list[str | int]
-) -> list[Author]:
-    """The authors named, without repeats, in one query; a 422 naming every unknown slug."""
-    rows = await session.exec(select(Author).where(col(Author.slug).in_(set(slugs))))
-    found = {author.slug: author for author in rows.all()}
-    errors = [
-        InvalidFields.one([*loc, index], f"unknown author '{slug}'").errors[0]
-        for index, slug in enumerate(slugs)
-        if slug not in found
-    ]
-    if errors:
-        raise InvalidFields(errors)
-    return list({slug: found[slug] for slug in slugs}.values())
+from app.authors import service as authors_service
 
 
 async def resolve(
@@ -54,7 +37,7 @@ async def resolve(
         else await tickers_service.require_symbols(session, list(tickers), loc=["body", "tickers"]),
         None
         if authors is None
-        else await require_authors(session, authors, loc=["body", "authors"]),
+        else await authors_service.require_authors(session, authors, loc=["body", "authors"]),
     )
 
 

@@ -35,6 +35,14 @@ async def require_tags(session: AsyncSession, slugs: list[str], *, loc: list[str
     return list({slug: found[slug] for slug in slugs}.values())
 
 
+async def require_tag(session: AsyncSession, slug: str, *, loc: list[str | int]) -> Tag:
+    """One tag named by a field; a 422 at `loc` when there is none."""
+    found = (await find_tags(session, [slug])).get(slug)
+    if found is None:
+        raise InvalidFields.one(loc, f"unknown tag '{slug}'")
+    return found
+
+
 async def list_tags(session: AsyncSession, *, after: list[Any] | None, limit: int) -> list[Tag]:
     return await ascending_page(session, Tag, key=[Tag.slug, Tag.id], after=after, limit=limit)
 

@@ -1,4 +1,4 @@
-"""Resolving a subscriber's choices."""
+"""Resolving author slugs named by a request, as subscriptions and articles do."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.problems import InvalidFields
-from app.subscriptions import preferences
+from app.authors import service as authors_service
 from tests.factories import create_author
 
 pytestmark = pytest.mark.asyncio
@@ -38,7 +38,7 @@ class TestRequireAuthors:
         slugs = [(await create_author(session, slug=f"writer-{n}")).slug for n in range(5)]
 
         with author_queries(engine) as queries:
-            found = await preferences.require_authors(
+            found = await authors_service.require_authors(
                 session, [*slugs, slugs[0]], loc=["body", "authors"]
             )
 
@@ -51,7 +51,7 @@ class TestRequireAuthors:
         known = (await create_author(session, slug="known")).slug
 
         with author_queries(engine) as queries, pytest.raises(InvalidFields) as refused:
-            await preferences.require_authors(
+            await authors_service.require_authors(
                 session, ["nope", known, "gone"], loc=["body", "authors"]
             )
 
