@@ -4,7 +4,6 @@ from datetime import datetime
 
 from fastapi import Depends, Request
 
-from app.db import utcnow
 from app.problems import UnsupportedMediaType
 
 
@@ -18,8 +17,9 @@ def require_json_body(request: Request) -> None:
 JSON_BODY = Depends(require_json_body)
 
 
-async def get_clock() -> datetime:
+async def get_clock(request: Request) -> datetime:
     """The request's "now": scheduled articles become visible when it passes.
-    Tests override this dependency to move time. Async on purpose: FastAPI runs a
-    plain `def` dependency in the thread pool, a thread hop on every request."""
-    return utcnow()
+    It is the app's `state.clock`, which tests replace to move time, and which the
+    shared cache middleware reads too. Async on purpose: FastAPI runs a plain `def`
+    dependency in the thread pool, a thread hop on every request."""
+    return request.app.state.clock()

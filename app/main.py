@@ -12,7 +12,7 @@ from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.caching.http import add_conditional_get
 from app.cors import ProblemCORSMiddleware
-from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.db import create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=camel_case_operation_id,
     )
     app.state.settings = settings
+    app.state.clock = utcnow
     app.state.cursor_codec = CursorCodec(settings.secret_key)
     app.state.rate_limiter = RateLimiter(create_storage(settings))
     add_exception_handlers(app)

@@ -27,7 +27,6 @@ from app import migrations
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
 from app.db import create_engine
-from app.dependencies import get_clock
 from app.main import create_app
 from app.settings import Settings
 
@@ -121,7 +120,7 @@ def app(settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmake
     application = create_app(settings)
     application.state.engine = engine
     application.state.sessionmaker = sessionmaker
-    application.dependency_overrides[get_clock] = clock
+    application.state.clock = clock
     return application
 
 

@@ -16,7 +16,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.dependencies import get_clock
 from app.mail.delivery import DeliveryReport, deliver_due
 from app.main import create_app
 from app.settings import Settings
@@ -100,7 +99,7 @@ def build_app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock:
     application = create_app(settings)
     application.state.engine = engine
     application.state.sessionmaker = sessionmaker
-    application.dependency_overrides[get_clock] = clock
+    application.state.clock = clock
     return application
 
 

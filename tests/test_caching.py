@@ -193,7 +193,7 @@ class TestInvalidation:
         # A second process with the same settings and database computes the same validator.
         other = create_app(app.state.settings)
         other.state.engine, other.state.sessionmaker = app.state.engine, app.state.sessionmaker
-        other.dependency_overrides = dict(app.dependency_overrides)
+        other.state.clock = app.state.clock
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as second:
             for path in ("/v1/articles", "/feeds/articles.atom"):
