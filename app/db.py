@@ -94,6 +94,8 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Set in `session.info` by the content-version listener when a flush changed content.
+CONTENT_CHANGED = "content_changed"
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -103,6 +105,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     is sent: a write either lands entirely or the client gets a problem document.
     Reads use the autocommit sessions of `create_read_sessionmaker` when the app set
     them up (tests leave them out to keep their one rolled-back transaction).
+    A commit that changed content stores the new content state in the shared cache
+    before the response goes out, so every process serves the new content from then on.
     """
     state = request.app.state
     read_sessions = getattr(state, "read_sessionmaker", None)
@@ -111,6 +115,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+            if session.info.pop(CONTENT_CHANGED, False) and state.shared_cache is not None:
+                await state.shared_cache.publish(session, now=state.clock())
         except BaseException:
             await session.rollback()
             raise

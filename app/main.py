@@ -11,6 +11,8 @@ from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.caching.http import add_conditional_get
+from app.caching.middleware import SharedCacheMiddleware
+from app.caching.shared import SharedCache
 from app.cors import ProblemCORSMiddleware
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
         yield
         await engine.dispose()
+        if app.state.shared_cache is not None:
+            await app.state.shared_cache.close()
 
     app = FastAPI(
         title="tickerfeed",
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.clock = utcnow
+    app.state.shared_cache = SharedCache.from_settings(settings)
     app.state.cursor_codec = CursorCodec(settings.secret_key)
     app.state.rate_limiter = RateLimiter(create_storage(settings))
     add_exception_handlers(app)
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
 
+    app.add_middleware(SharedCacheMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,

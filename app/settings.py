@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     edition_max_articles: int = Field(default=30, ge=1, le=100)
 
     redis_url: str | None = None
+    # With REDIS_URL set, every API process shares one cache of whole public responses
+    # (app/caching/shared.py); SHARED_CACHE=false keeps Redis for rate limits only.
+    shared_cache: bool = True
+    shared_cache_prefix: str = "tickerfeed:cache"
+    shared_cache_ttl_seconds: int = Field(default=600, ge=1)
     rate_limit_prefix: str = "tickerfeed"
     rate_limit_subscribe_per_client: str = "20/hour"
     rate_limit_subscribe_per_email: str = "5/hour"

@@ -20,6 +20,10 @@ def main() -> None:
             "--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", Options.postgres_url),
             help="server URL without a database name (env BENCH_POSTGRES_URL)",
         )
+    run_parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", Options.redis_url),
+        help="Redis for the servers' rate limits and the shared-cache workloads (env BENCH_REDIS_URL)",
+    )
     run_parser.add_argument("--reload", action="store_true", help="reload the dataset even if present")
     run_parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     run_parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each")
@@ -43,6 +47,7 @@ def main() -> None:
     options.only = tuple(name for name in args.only.split(",") if name)
     options.use_wrk = not args.no_wrk
     options.results_dir = args.results_dir
+    options.redis_url = args.redis_url
     run(options)
 
 

@@ -16,8 +16,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.dependencies import OptionalApiKey
+from app.caching.shared import SharedCache
 from app.caching.version import ContentState, read_content_state
 from app.db import SessionDep
 from app.dependencies import get_clock
@@ -160,6 +162,25 @@ def _no_store(response: Response) -> None:
 
 _no_store.http_cache_policy = NO_STORE  # type: ignore[attr-defined]
 
+
+async def current_content_state(request: Request, session: AsyncSession, *, now: datetime) -> ContentState:
+    """The state this request's representation is built from: the one the shared cache
+    middleware found, else the shared cache's, else the database's (then offered to the
+    shared cache). Kept in the request state, where the middleware stores the response
+    under it."""
+    known: ContentState | None = getattr(request.state, "content_state", None)
+    if known is not None:
+        return known
+    cache: SharedCache | None = request.app.state.shared_cache
+    state = await cache.state(now=now) if cache is not None else None
+    if state is None:
+        state = await read_content_state(session, now=now)
+        if cache is not None:
+            await cache.offer(state)
+    request.state.content_state = state
+    return state
+
+
 AudienceDependency = Callable[..., Awaitable[Audience]]
 
 
@@ -175,7 +196,7 @@ def http_cache(policy: CachePolicy, audience: AudienceDependency = bearer_audien
         who: Annotated[Audience, Depends(audience)],
         now: Annotated[datetime, Depends(get_clock)],
     ) -> Validators:
-        state = await read_content_state(session, now=now)
+        state = await current_content_state(request, session, now=now)
         validators = compute_validators(request, state, kind=policy.kind, audience=who)
         headers = caching_headers(policy, who, validators)
         if validators.is_fresh_for(request):

@@ -9,7 +9,7 @@ services use the ORM.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import utcnow
+from app.db import CONTENT_CHANGED, utcnow
 from app.models.article import VISIBLE_ROWS, Article, ArticleTag, ArticleTicker
 from app.models.author import Author
 from app.models.content_version import SINGLE_ROW_ID, ContentVersion
@@ -42,6 +42,8 @@ class ContentState:
     # Scheduled articles appear when their time passes, with no write: the newest visible
     # `published_at` moves at that moment (it is newer than every article already shown).
     newest_visible: datetime | None
+    # When the next scheduled article becomes visible: the state is stale from then on.
+    next_due: datetime | None = None
 
     @property
     def last_modified(self) -> datetime | None:
@@ -50,8 +52,21 @@ class ContentState:
 
     @property
     def token(self) -> str:
-        newest = self.newest_visible.isoformat() if self.newest_visible else "-"
+        """Equal tokens, equal content. The shared cache's Lua script builds the same string."""
+        newest = epoch_micros(self.newest_visible) if self.newest_visible else "-"
         return f"{self.version}:{newest}"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Exact microseconds since the epoch (float timestamps can be off by one)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def touches_content(session: Session) -> bool:
@@ -67,6 +82,7 @@ def touches_content(session: Session) -> bool:
 def bump_content_version(session: Session, _flush_context: Any, _instances: Any) -> None:
     if not touches_content(session):
         return
+    session.info[CONTENT_CHANGED] = True
     connection = session.connection()
     changed_at = utcnow()
     bumped = connection.execute(
@@ -82,7 +98,8 @@ def bump_content_version(session: Session, _flush_context: Any, _instances: Any)
 
 
 async def read_content_state(session: AsyncSession, *, now: datetime) -> ContentState:
-    """One round trip: the counter row and the newest entry of the visible-feed index.
+    """One round trip: the counter row and the entries either side of `now` in the
+    visible-feed index (the newest visible article and the next scheduled one).
 
     `VISIBLE_ROWS` is written out literally so both backends can use the partial
     `ix_article_feed` index.
@@ -96,11 +113,21 @@ async def read_content_state(session: AsyncSession, *, now: datetime) -> Content
         .limit(1)
         .scalar_subquery()
     )
+    next_due = (
+        select(Article.published_at)
+        .where(text(VISIBLE_ROWS), Article.published_at > now)  # type: ignore[operator]
+        .order_by(col(Article.published_at).asc())
+        .limit(1)
+        .scalar_subquery()
+    )
     by_id = content_version.c.id == SINGLE_ROW_ID
     statement = select(
         select(content_version.c.version).where(by_id).scalar_subquery(),
         select(content_version.c.changed_at).where(by_id).scalar_subquery(),
         newest,
+        next_due,
     )
-    version, changed_at, newest_visible = (await session.exec(statement)).one()
-    return ContentState(version=version or 0, changed_at=changed_at, newest_visible=newest_visible)
+    version, changed_at, newest_visible, due = (await session.exec(statement)).one()
+    return ContentState(
+        version=version or 0, changed_at=changed_at, newest_visible=newest_visible, next_due=due
+    )

@@ -1,0 +1,94 @@
+"""Answers anonymous GETs from the shared cache before routing, and fills it.
+
+A hit costs one Redis round trip and no database, route or validation work: the stored
+body with its headers, or a 304 when the client's validator matches. A miss runs the
+route, whose conditional-GET dependency leaves the content state it used in the request
+state; a public 200 is then stored under that state.
+"""
+
+from datetime import datetime
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.caching.http import Validators
+from app.caching.shared import CachedResponse, SharedCache
+
+# Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
+NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})
+MAX_STORED_BODY = 1_048_576
+
+
+def request_key(scope: Scope, site_url: str) -> str:
+    """What besides the content state a public representation depends on: the site and
+    API base URLs its links use, the path and the query string as sent."""
+    headers = Headers(scope=scope)
+    base = f"{scope['scheme']}://{headers.get('host', '')}{scope.get('root_path', '')}"
+    return "\n".join((site_url, base, scope["path"], scope["query_string"].decode("latin-1")))
+
+
+def is_anonymous(scope: Scope) -> bool:
+    """A caller with a key (header or `?key=`) gets private answers; they are never shared."""
+    if any(name == b"authorization" for name, _ in scope["headers"]):
+        return False
+    query = scope["query_string"]
+    return not (query.startswith(b"key=") or b"&key=" in query)
+
+
+class SharedCacheMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state
+        cache: SharedCache | None = state.shared_cache
+        if cache is None or scope["type"] != "http" or scope["method"] != "GET" or not is_anonymous(scope):
+            await self.app(scope, receive, send)
+            return
+        key = request_key(scope, state.settings.site_url)
+        found = await cache.lookup(key, now=state.clock())
+        if found is not None:
+            if found.response is not None:
+                await self._answer(scope, send, found.response, found.state.last_modified)
+                return
+            # The route builds its validators from this state, so the response is stored under it.
+            scope.setdefault("state", {})["content_state"] = found.state
+        await self._run_and_store(scope, receive, send, cache, key)
+
+    async def _answer(
+        self, scope: Scope, send: Send, cached: CachedResponse, last_modified: datetime | None
+    ) -> None:
+        etag = cached.header(b"etag")
+        fresh = etag is not None and Validators(etag, last_modified).is_fresh_for(Request(scope))
+        if fresh:
+            headers = [(name, value) for name, value in cached.headers if name in NOT_MODIFIED_HEADERS]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": cached.headers})
+        await send({"type": "http.response.body", "body": cached.body})
+
+    async def _run_and_store(self, scope: Scope, receive: Receive, send: Send, cache: SharedCache, key: str) -> None:
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        size = 0
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers, size
+            if message["type"] == "http.response.start":
+                # Copied before sending: outer middleware add per-request headers in place.
+                status, headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body" and size <= MAX_STORED_BODY:
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        content_state = scope.get("state", {}).get("content_state")
+        if status != 200 or content_state is None or size > MAX_STORED_BODY:
+            return
+        cache_control = next((value for name, value in headers if name == b"cache-control"), b"")
+        if cache_control.startswith(b"public"):
+            await cache.store(content_state, key, CachedResponse(headers=headers, body=b"".join(chunks)))

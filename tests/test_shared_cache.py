@@ -1,0 +1,203 @@
+"""The shared response cache in Redis: hits, invalidation on every write, across processes."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.caching.shared import SharedCache
+from app.caching.version import ContentState
+from app.main import create_app
+from app.models import Article
+from app.settings import Settings
+from tests import factories
+from tests.conftest import Clock
+
+pytestmark = pytest.mark.asyncio
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest_asyncio.fixture
+async def cache_settings(settings: Settings) -> AsyncIterator[Settings]:
+    """The test settings with the shared cache on, under a prefix of this test's own."""
+    prefix = f"tickerfeed-test:{uuid.uuid4().hex}"
+    yield settings.model_copy(update={"redis_url": REDIS_URL, "shared_cache_prefix": prefix})
+    redis = Redis.from_url(REDIS_URL)
+    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+def process(cache_settings: Settings, app: Any) -> Any:
+    """Another API process: its own app and Redis client, the same database and Redis."""
+    other = create_app(cache_settings)
+    other.state.engine, other.state.sessionmaker = app.state.engine, app.state.sessionmaker
+    other.state.clock = app.state.clock
+    return other
+
+
+@pytest_asyncio.fixture
+async def cached(cache_settings: Settings, app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an API process with the shared cache on."""
+    cached_app = process(cache_settings, app)
+    transport = httpx.ASGITransport(app=cached_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await cached_app.state.shared_cache.close()
+
+
+@pytest_asyncio.fixture
+async def article(session: AsyncSession, clock: Clock) -> Any:
+    ticker = await factories.create_ticker(session, "NVDA")
+    author = await factories.create_author(session)
+    return await factories.create_article(session, author=author, now=clock.now, tickers=[ticker.symbol])
+
+
+async def stored_responses(cache_settings: Settings) -> int:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        return len([key async for key in redis.scan_iter(f"{cache_settings.shared_cache_prefix}:response:*")])
+    finally:
+        await redis.aclose()
+
+
+async def retitle_behind_the_api(session: AsyncSession, article: Any, title: str) -> None:
+    """A Core UPDATE skips the content-version listener: the cache cannot know of it."""
+    await session.exec(update(Article).where(Article.id == article.id).values(title=title))  # type: ignore[call-overload, arg-type]
+    await session.commit()
+
+
+class TestHits:
+    async def test_a_second_read_comes_from_redis(
+        self, cached: httpx.AsyncClient, session: AsyncSession, article: Any, cache_settings: Settings
+    ) -> None:
+        first = await cached.get("/v1/articles")
+        assert first.status_code == 200
+        assert await stored_responses(cache_settings) == 1
+        await retitle_behind_the_api(session, article, "Changed behind the API")
+
+        second = await cached.get("/v1/articles")
+        assert second.content == first.content
+        assert second.headers["etag"] == first.headers["etag"]
+        assert second.headers["x-request-id"] != first.headers["x-request-id"]
+
+    async def test_a_hit_answers_304_to_its_etag_and_head_without_body(
+        self, cached: httpx.AsyncClient, article: Any
+    ) -> None:
+        path = f"/v1/articles/{article.slug}"
+        first = await cached.get(path)
+        again = await cached.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304
+        assert again.content == b""
+        for header in ("etag", "cache-control", "last-modified", "vary"):
+            assert again.headers[header] == first.headers[header], header
+        head = await cached.head(path)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["etag"] == first.headers["etag"]
+        assert head.headers["content-length"] == first.headers["content-length"]
+
+    async def test_cors_headers_are_added_to_hits(self, cached: httpx.AsyncClient, article: Any) -> None:
+        origin = {"Origin": "https://app.example"}
+        await cached.get("/v1/articles", headers=origin)
+        hit = await cached.get("/v1/articles", headers=origin)
+        assert hit.headers["access-control-allow-origin"] == "https://app.example"
+        other = await cached.get("/v1/articles", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+    async def test_problems_and_keyed_reads_are_never_stored(
+        self, cached: httpx.AsyncClient, writer: dict[str, str], article: Any, cache_settings: Settings
+    ) -> None:
+        missing = await cached.get("/v1/articles/no-such-article")
+        assert missing.status_code == 404
+        invalid = await cached.get("/v1/articles?limit=0")
+        assert invalid.status_code == 422
+        keyed = await cached.get("/v1/articles", headers=writer)
+        assert keyed.status_code == 200
+        assert keyed.headers["cache-control"] == "private, no-store"
+        assert await stored_responses(cache_settings) == 0
+
+
+class TestInvalidation:
+    async def test_a_write_through_the_api_is_served_at_once(
+        self, cached: httpx.AsyncClient, article: Any, writer: dict[str, str]
+    ) -> None:
+        before = await cached.get("/v1/articles")
+        changed = await cached.patch(f"/v1/articles/{article.slug}", json={"title": "Guidance raised"}, headers=writer)
+        assert changed.status_code == 200
+        after = await cached.get("/v1/articles")
+        assert after.json()["items"][0]["title"] == "Guidance raised"
+        assert after.headers["etag"] != before.headers["etag"]
+        revalidated = await cached.get("/v1/articles", headers={"If-None-Match": before.headers["etag"]})
+        assert revalidated.status_code == 200
+
+    async def test_a_write_through_one_process_is_served_by_every_other(
+        self, cache_settings: Settings, app: Any, cached: httpx.AsyncClient, article: Any, writer: dict[str, str]
+    ) -> None:
+        path = f"/v1/articles/{article.slug}"
+        assert (await cached.get(path)).json()["title"] == article.title
+        other = process(cache_settings, app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://testserver") as second:
+            changed = await second.patch(path, json={"title": "Written elsewhere"}, headers=writer)
+            assert changed.status_code == 200
+        await other.state.shared_cache.close()
+        assert (await cached.get(path)).json()["title"] == "Written elsewhere"
+
+    async def test_a_scheduled_article_appears_when_its_time_comes(
+        self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
+    ) -> None:
+        scheduled = await factories.create_article(
+            session, author=article.author, now=clock.now, published_ago=-timedelta(minutes=5)
+        )
+        slugs = [item["slug"] for item in (await cached.get("/v1/articles")).json()["items"]]
+        assert scheduled.slug not in slugs
+        assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == article.slug
+
+        clock.now += timedelta(minutes=6)
+        slugs = [item["slug"] for item in (await cached.get("/v1/articles")).json()["items"]]
+        assert slugs[0] == scheduled.slug
+
+
+class TestState:
+    async def test_a_state_read_before_a_newer_one_was_stored_is_refused(
+        self, cache_settings: Settings, clock: Clock
+    ) -> None:
+        cache = SharedCache.from_settings(cache_settings)
+        assert cache is not None
+        newer = ContentState(version=8, changed_at=clock.now, newest_visible=clock.now - timedelta(hours=1))
+        older = ContentState(version=7, changed_at=clock.now - timedelta(minutes=1), newest_visible=None)
+        await cache.offer(newer)
+        await cache.offer(older)
+        assert await cache.state(now=clock.now) == newer
+        await cache.close()
+
+    async def test_a_state_is_stale_once_the_next_scheduled_article_is_due(
+        self, cache_settings: Settings, clock: Clock
+    ) -> None:
+        cache = SharedCache.from_settings(cache_settings)
+        assert cache is not None
+        due = clock.now + timedelta(minutes=1)
+        await cache.offer(ContentState(version=3, changed_at=clock.now, newest_visible=None, next_due=due))
+        assert await cache.state(now=clock.now) is not None
+        assert await cache.state(now=due) is None
+        await cache.close()
+
+    async def test_without_redis_the_api_answers_from_the_database(
+        self, settings: Settings, app: Any, article: Any
+    ) -> None:
+        unreachable = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+        lonely = process(unreachable, app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lonely), base_url="http://testserver") as client:
+            response = await client.get("/v1/articles")
+        assert response.status_code == 200
+        assert response.json()["items"][0]["slug"] == article.slug
+        await lonely.state.shared_cache.close()
