@@ -2,7 +2,7 @@
 
 import json
 import re
-import uuid
+import secrets
 from http import HTTPStatus
 
 from fastapi import HTTPException
@@ -52,7 +52,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = sent if SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        request_id = sent if SANE_REQUEST_ID.match(sent) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

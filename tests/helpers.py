@@ -1,11 +1,15 @@
 """Placeholders for whole-document assertions, and checks several test modules share."""
 
 import re
-from http import HTTPStatus
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -104,3 +108,18 @@ def assert_validation_error(response: httpx.Response, *locs: list[str | int]) ->
     assert body["type"] == "/problems/validation-error"
     assert [error["loc"] for error in body["errors"]] == [list(loc) for loc in locs], body
     assert all(isinstance(error["msg"], str) and error["msg"] for error in body["errors"])
+
+
+@contextmanager
+def counted_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

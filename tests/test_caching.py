@@ -1,7 +1,5 @@
 """Conditional GET: validators from stored data, early 304s, Cache-Control and Vary."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -10,7 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi.routing import APIRoute
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +18,7 @@ from app.caching.http import NO_STORE
 from app.main import ROUTERS, create_app
 from app.models import ContentVersion
 from tests import factories
+from tests.helpers import counted_statements
 from tests.conftest import Clock
 
 pytestmark = pytest.mark.asyncio
@@ -249,19 +248,6 @@ class TestIfModifiedSince:
         )
 
 
-@contextmanager
-def counted_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 class TestCost:

@@ -1,5 +1,6 @@
 """The shared response cache in Redis: hits, invalidation on every write, across processes."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -10,15 +11,17 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.caching.shared import SharedCache
+from app.caching.shared import STATE_REFRESH_MS, SharedCache
 from app.caching.version import ContentState
 from app.main import create_app
 from app.models import Article
 from app.settings import Settings
 from tests import factories
 from tests.conftest import Clock
+from tests.helpers import counted_statements
 
 pytestmark = pytest.mark.asyncio
 
@@ -127,6 +130,27 @@ class TestHits:
         assert await stored_responses(cache_settings) == 0
 
 
+    async def test_a_hit_reads_nothing_from_the_database(
+        self, cached: httpx.AsyncClient, engine: AsyncEngine, article: Any
+    ) -> None:
+        await cached.get("/v1/articles")
+        with counted_statements(engine) as statements:
+            assert (await cached.get("/v1/articles")).status_code == 200
+            assert (await cached.get("/v1/articles", headers={"If-None-Match": "W/\"x\""})).status_code == 200
+        assert statements == []
+
+    async def test_concurrent_misses_for_one_page_render_it_once(
+        self, cached: httpx.AsyncClient, engine: AsyncEngine, article: Any
+    ) -> None:
+        await cached.get("/v1/articles?limit=5")  # the content state is stored; this page is not
+        with counted_statements(engine) as statements:
+            pages = await asyncio.gather(*[cached.get("/v1/articles") for _ in range(5)])
+        assert {page.status_code for page in pages} == {200}
+        assert len({page.content for page in pages}) == 1
+        feed_queries = [statement for statement in statements if "LIMIT" in statement.upper()]
+        assert len(feed_queries) == 1, statements
+
+
 class TestInvalidation:
     async def test_a_write_through_the_api_is_served_at_once(
         self, cached: httpx.AsyncClient, article: Any, writer: dict[str, str]
@@ -167,6 +191,18 @@ class TestInvalidation:
         assert slugs[0] == scheduled.slug
 
 
+    async def test_a_write_outside_the_api_shows_once_the_state_is_refreshed(
+        self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
+    ) -> None:
+        await cached.get("/v1/articles")
+        newer = await factories.create_article(session, author=article.author, now=clock.now, published_ago=timedelta(0))
+        assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == article.slug
+
+        clock.now += timedelta(milliseconds=STATE_REFRESH_MS)
+        assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == newer.slug
+        assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == newer.slug
+
+
 class TestState:
     async def test_a_state_read_before_a_newer_one_was_stored_is_refused(
         self, cache_settings: Settings, clock: Clock
@@ -175,8 +211,8 @@ class TestState:
         assert cache is not None
         newer = ContentState(version=8, changed_at=clock.now, newest_visible=clock.now - timedelta(hours=1))
         older = ContentState(version=7, changed_at=clock.now - timedelta(minutes=1), newest_visible=None)
-        await cache.offer(newer)
-        await cache.offer(older)
+        await cache.offer(newer, now=clock.now)
+        await cache.offer(older, now=clock.now)
         assert await cache.state(now=clock.now) == newer
         await cache.close()
 
@@ -186,7 +222,7 @@ class TestState:
         cache = SharedCache.from_settings(cache_settings)
         assert cache is not None
         due = clock.now + timedelta(minutes=1)
-        await cache.offer(ContentState(version=3, changed_at=clock.now, newest_visible=None, next_due=due))
+        await cache.offer(ContentState(version=3, changed_at=clock.now, newest_visible=None, next_due=due), now=clock.now)
         assert await cache.state(now=clock.now) is not None
         assert await cache.state(now=due) is None
         await cache.close()

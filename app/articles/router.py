@@ -9,7 +9,7 @@ from app.api_keys.service import grants
 from app.articles import service
 from app.articles.cards import to_card, to_detail
 from app.articles.feed import feed_page
-from app.articles.repository import FeedFilters
+from app.articles.repository import SEARCH_CANDIDATES, FeedFilters
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.authors import service as authors_service
 from app.caching.http import ITEM, LIST, http_cache
@@ -39,7 +39,7 @@ async def feed_filters(
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
     since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339).")] = None,
-    q: Annotated[SearchText | None, Query(description="Full-text search over title, dek and body; results by relevance, then newest.")] = None,  # type: ignore[valid-type]
+    q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest.")] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     tickers = await tickers_service.require_symbols(session, ticker, loc=["query", "ticker"])
     author_id = tag_id = None

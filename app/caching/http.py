@@ -172,11 +172,12 @@ async def current_content_state(request: Request, session: AsyncSession, *, now:
     if known is not None:
         return known
     cache: SharedCache | None = request.app.state.shared_cache
-    state = await cache.state(now=now) if cache is not None else None
+    refresh = getattr(request.state, "refresh_content_state", False)
+    state = await cache.state(now=now) if cache is not None and not refresh else None
     if state is None:
         state = await read_content_state(session, now=now)
         if cache is not None:
-            await cache.offer(state)
+            await cache.offer(state, now=now)
     request.state.content_state = state
     return state
 

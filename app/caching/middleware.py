@@ -6,6 +6,8 @@ route, whose conditional-GET dependency leaves the content state it used in the 
 state; a public 200 is then stored under that state.
 """
 
+import asyncio
+import contextlib
 from datetime import datetime
 
 from starlette.datastructures import Headers
@@ -18,6 +20,8 @@ from app.caching.shared import CachedResponse, SharedCache
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
 NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})
 MAX_STORED_BODY = 1_048_576
+RENDER_WAIT_SECONDS = 5.0
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since"})
 
 
 def request_key(scope: Scope, site_url: str) -> str:
@@ -39,6 +43,9 @@ def is_anonymous(scope: Scope) -> bool:
 class SharedCacheMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Misses being answered in this process, by request key: after a write, concurrent
+        # requests for one page wait for one render and then read it from Redis.
+        self.rendering: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
@@ -48,19 +55,33 @@ class SharedCacheMiddleware:
             return
         key = request_key(scope, state.settings.site_url)
         found = await cache.lookup(key, now=state.clock())
-        if found is not None:
-            if found.response is not None:
-                await self._answer(scope, send, found.response, found.state.last_modified)
-                return
+        if found is not None and found.response is None and not found.refresh and key in self.rendering:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rendering[key].wait(), RENDER_WAIT_SECONDS)
+            found = await cache.lookup(key, now=state.clock())
+        if found is not None and found.response is not None:
+            await self._answer(scope, send, found.response, found.state.last_modified)
+            return
+        request_state = scope.setdefault("state", {})
+        if found is not None and found.refresh:
+            request_state["refresh_content_state"] = True
+        elif found is not None:
             # The route builds its validators from this state, so the response is stored under it.
-            scope.setdefault("state", {})["content_state"] = found.state
-        await self._run_and_store(scope, receive, send, cache, key)
+            request_state["content_state"] = found.state
+        rendered = self.rendering.setdefault(key, asyncio.Event())
+        try:
+            await self._run_and_store(scope, receive, send, cache, key)
+        finally:
+            if self.rendering.get(key) is rendered:
+                del self.rendering[key]
+                rendered.set()
 
     async def _answer(
         self, scope: Scope, send: Send, cached: CachedResponse, last_modified: datetime | None
     ) -> None:
         etag = cached.header(b"etag")
-        fresh = etag is not None and Validators(etag, last_modified).is_fresh_for(Request(scope))
+        conditional = any(name in CONDITIONAL_HEADERS for name, _ in scope["headers"])
+        fresh = conditional and etag is not None and Validators(etag, last_modified).is_fresh_for(Request(scope))
         if fresh:
             headers = [(name, value) for name, value in cached.headers if name in NOT_MODIFIED_HEADERS]
             await send({"type": "http.response.start", "status": 304, "headers": headers})

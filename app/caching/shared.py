@@ -8,9 +8,10 @@ can hold something another contradicts. Under `settings.shared_cache_prefix`:
   publish has been acknowledged no process serves what it replaced. A reader that missed
   the state reads it from the database and offers it; `floor`, the highest version stored,
   refuses a state read before a write that has since been stored. The state stops
-  counting at `due`, when the next scheduled article becomes visible, and expires after
-  `STATE_TTL_MS` so a write made outside the API (SQL, a restored backup) shows within
-  seconds.
+  counting at `due`, when the next scheduled article becomes visible. So that a write
+  made outside the API (SQL, a restored backup) shows within seconds, one reader every
+  `STATE_REFRESH_MS` is told to read the state from the database again (`refreshing`,
+  taken with SET NX) while the others go on with the stored one.
 - `response:<sha1>`: a public 200 response, keyed on the state's token and the request.
   A write changes the token, so every process stops finding the old responses at once;
   they expire on their own after `shared_cache_ttl_seconds`.
@@ -20,13 +21,13 @@ the cache needs a single Redis server (or a primary), not Redis Cluster.
 """
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.caching.version import ContentState, epoch_micros, from_epoch_micros, read_content_state
@@ -34,18 +35,24 @@ from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.cache")
 
-STATE_TTL_MS = 5_000
+STATE_REFRESH_MS = 5_000
+# Only if nobody reads for this long: a state nobody refreshed is dropped.
+STATE_TTL_MS = 60_000
 # A reader more than this late with its state is impossible; a restored database whose
 # counter went backwards is cached again after it.
 FLOOR_TTL_MS = 600_000
 
 LOOKUP = """
-local state = redis.call('HMGET', KEYS[1], 'version', 'changed_at', 'newest', 'due')
+local state = redis.call('HMGET', KEYS[1], 'version', 'changed_at', 'newest', 'due', 'refresh_at')
 if not state[1] then return false end
-if state[4] ~= '' and tonumber(state[4]) <= tonumber(ARGV[1]) then return false end
+local now = tonumber(ARGV[1])
+if state[4] ~= '' and tonumber(state[4]) <= now then return false end
+if tonumber(state[5]) <= now and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then
+  return {state[1], state[2], state[3], state[4], '', 1}
+end
 local token = state[1] .. ':' .. (state[3] ~= '' and state[3] or '-')
 local response = redis.call('GET', ARGV[2] .. redis.sha1hex(token .. '\\n' .. ARGV[3]))
-return {state[1], state[2], state[3], state[4], response or ''}
+return {state[1], state[2], state[3], state[4], response or '', 0}
 """
 
 OFFER = """
@@ -53,8 +60,10 @@ local floor = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if tonumber(ARGV[1]) < floor then return 0 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'changed_at', ARGV[4], 'newest', ARGV[5], 'due', ARGV[6])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'changed_at', ARGV[4], 'newest', ARGV[5], 'due', ARGV[6],
+  'refresh_at', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[3])
 return 1
 """
 
@@ -73,14 +82,17 @@ class CachedResponse:
     body: bytes
 
     def encode(self) -> bytes:
-        names = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in self.headers]
-        return json.dumps(names, separators=(",", ":")).encode() + b"\n" + self.body
+        """`<length of the header block>\\n<name>\\0<value>\\0…<body>`: HTTP forbids NUL in
+        headers, and a hit splits the block without parsing JSON or decoding text."""
+        head = b"\0".join(part for header in self.headers for part in header)
+        return b"%d\n" % len(head) + head + self.body
 
     @classmethod
     def decode(cls, stored: bytes) -> "CachedResponse":
-        head, _, body = stored.partition(b"\n")
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in json.loads(head)]
-        return cls(headers=headers, body=body)
+        length, _, rest = stored.partition(b"\n")
+        size = int(length)
+        parts = rest[:size].split(b"\0") if size else []
+        return cls(headers=list(zip(parts[::2], parts[1::2], strict=True)), body=rest[size:])
 
     def header(self, name: bytes) -> str | None:
         for key, value in self.headers:
@@ -93,6 +105,25 @@ class CachedResponse:
 class Lookup:
     state: ContentState
     response: CachedResponse | None
+    # This reader is the one to read the state from the database again.
+    refresh: bool = False
+
+
+class Script:
+    """A Lua script run by EVALSHA, loaded on first use or after a Redis restart.
+    (redis-py's own `Script` pays an isinstance check on a Protocol on every call.)"""
+
+    def __init__(self, redis: Redis, source: str) -> None:
+        self.redis = redis
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self.redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self.redis.script_load(self.source)
+            return await self.redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 class SharedCache:
@@ -100,10 +131,11 @@ class SharedCache:
         self.redis = redis
         self.state_key = f"{prefix}:state"
         self.floor_key = f"{prefix}:floor"
+        self.refresh_key = f"{prefix}:refreshing"
         self.response_prefix = f"{prefix}:response:"
         self.ttl_ms = ttl_seconds * 1000
-        self._lookup = redis.register_script(LOOKUP)
-        self._offer = redis.register_script(OFFER)
+        self._lookup = Script(redis, LOOKUP)
+        self._offer = Script(redis, OFFER)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SharedCache | None":
@@ -120,34 +152,37 @@ class SharedCache:
         None when no process has stored a current state; a Redis failure counts as that."""
         try:
             found = await self._lookup(
-                keys=[self.state_key], args=[_micros(now), self.response_prefix, request_key]
+                keys=[self.state_key, self.refresh_key],
+                args=[_micros(now), self.response_prefix, request_key, STATE_REFRESH_MS],
             )
         except RedisError:
             logger.warning("shared cache unreachable; answering from the database", exc_info=True)
             return None
         if not found:
             return None
-        version, changed_at, newest, due, response = found
+        version, changed_at, newest, due, response, refresh = found
         state = ContentState(
             version=int(version),
             changed_at=_moment(changed_at),
             newest_visible=_moment(newest),
             next_due=_moment(due),
         )
-        return Lookup(state, CachedResponse.decode(response) if response else None)
+        return Lookup(state, CachedResponse.decode(response) if response else None, refresh=bool(refresh))
 
     async def state(self, *, now: datetime) -> ContentState | None:
+        """The stored state, or None when this caller should read it from the database."""
         found = await self.lookup("", now=now)
-        return found.state if found else None
+        return found.state if found and not found.refresh else None
 
-    async def offer(self, state: ContentState) -> None:
+    async def offer(self, state: ContentState, *, now: datetime) -> None:
         """Stores `state` unless a newer version is already stored."""
+        refresh_at = now + timedelta(milliseconds=STATE_REFRESH_MS)
         try:
             await self._offer(
-                keys=[self.state_key, self.floor_key],
+                keys=[self.state_key, self.floor_key, self.refresh_key],
                 args=[
                     state.version, STATE_TTL_MS, FLOOR_TTL_MS, _micros(state.changed_at),
-                    _micros(state.newest_visible), _micros(state.next_due),
+                    _micros(state.newest_visible), _micros(state.next_due), _micros(refresh_at),
                 ],
             )
         except RedisError:
@@ -155,7 +190,7 @@ class SharedCache:
 
     async def publish(self, session: AsyncSession, *, now: datetime) -> None:
         """After a content write commits: the new state, for every process at once."""
-        await self.offer(await read_content_state(session, now=now))
+        await self.offer(await read_content_state(session, now=now), now=now)
 
     async def store(self, state: ContentState, request_key: str, response: CachedResponse) -> None:
         key = self.response_prefix + hashlib.sha1(f"{state.token}\n{request_key}".encode()).hexdigest()

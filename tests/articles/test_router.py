@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from app.articles import repository
 from app.api_keys.scopes import Scope
 from app.models import Article, Author
 from tests.conftest import SITE_URL, bearer
@@ -305,6 +306,20 @@ class TestListArticlesFilters:
         # Equal relevance falls back to newest first.
         assert found.index(weak_new2.slug) < found.index(tie_old.slug)
         assert set(found) == {weak_new.slug, strong_old.slug, tie_old.slug, weak_new2.slug}
+
+    async def test_search_ranks_only_its_newest_matches(self, client, session, clock, monkeypatch):
+        monkeypatch.setattr(repository, "SEARCH_CANDIDATES", 3)
+        author = await create_author(session)
+        await create_ticker(session, "ALB")
+        strong_oldest = await create_article(session, author=author, now=clock.now, published_ago=timedelta(days=9), title="Lithium, lithium, lithium", tickers=["ALB"])
+        newest = [
+            await create_article(session, author=author, now=clock.now, published_ago=timedelta(hours=hours), body_markdown="Lithium again.")
+            for hours in (3, 2, 1)
+        ]
+
+        assert set(slugs(await client.get("/v1/articles?q=lithium"))) == {article.slug for article in newest}
+        # Filters choose the candidates: the strong match is among one ticker's newest.
+        assert slugs(await client.get("/v1/articles?q=lithium&ticker=ALB")) == [strong_oldest.slug]
 
     async def test_search_requires_every_word_and_ignores_hidden(self, client, session, clock):
         author = await create_author(session)
