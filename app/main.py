@@ -1,5 +1,6 @@
 """The application factory: settings in, a configured FastAPI app out."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
+        # Everything alive now (modules, models, routes, compiled schemas) lives as long as
+        # the process: out of the collector's sight, a full collection no longer walks it.
+        # It did every few seconds under load and stalled all requests in flight: W1's p99
+        # with the shared cache went from 111 ms to 12 ms (issue 5).
+        gc.freeze()
         yield
         await engine.dispose()
         if app.state.shared_cache is not None:
