@@ -48,9 +48,9 @@ class SharedCacheMiddleware:
         self.rendering: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["app"].state
-        cache: SharedCache | None = state.shared_cache
-        if cache is None or scope["type"] != "http" or scope["method"] != "GET" or not is_anonymous(scope):
+        state = scope["app"].state if scope["type"] == "http" else None
+        cache: SharedCache | None = state.shared_cache if state is not None else None
+        if cache is None or scope["method"] != "GET" or not is_anonymous(scope):
             await self.app(scope, receive, send)
             return
         key = request_key(scope, state.settings.site_url)
