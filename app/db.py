@@ -105,8 +105,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     is sent: a write either lands entirely or the client gets a problem document.
     Reads use the autocommit sessions of `create_read_sessionmaker` when the app set
     them up (tests leave them out to keep their one rolled-back transaction).
-    A commit that changed content stores the new content state in the shared cache
-    before the response goes out, so every process serves the new content from then on.
+    A write that changed content tells the shared cache before it commits (and is rolled
+    back if it cannot) and stores the new content state after, before the response goes
+    out: every process serves the new content from then on (app/caching/shared.py).
     """
     state = request.app.state
     read_sessions = getattr(state, "read_sessionmaker", None)
@@ -114,9 +115,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with make() as session:
         try:
             yield session
+            await session.flush()
+            announced = session.info.pop(CONTENT_CHANGED, False) and state.shared_cache is not None
+            if announced:
+                await state.shared_cache.before_commit(session)
             await session.commit()
-            if session.info.pop(CONTENT_CHANGED, False) and state.shared_cache is not None:
-                await state.shared_cache.publish(session, now=state.clock())
+            if announced:
+                await state.shared_cache.after_commit(session, now=state.clock())
         except BaseException:
             await session.rollback()
             raise

@@ -90,6 +90,14 @@ class RateLimited(Problem):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class ServiceUnavailable(Problem):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    kind = "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class UnsupportedMediaType(Problem):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     kind = "unsupported-media-type"

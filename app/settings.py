@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     shared_cache: bool = True
     shared_cache_prefix: str = "tickerfeed:cache"
     shared_cache_ttl_seconds: int = Field(default=600, ge=1)
+    shared_cache_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
     rate_limit_prefix: str = "tickerfeed"
     rate_limit_subscribe_per_client: str = "20/hour"
     rate_limit_subscribe_per_email: str = "5/hour"

@@ -68,7 +68,7 @@ async def article(session: AsyncSession, clock: Clock) -> Any:
 async def stored_responses(cache_settings: Settings) -> int:
     redis = Redis.from_url(REDIS_URL)
     try:
-        return len([key async for key in redis.scan_iter(f"{cache_settings.shared_cache_prefix}:response:*")])
+        return len([key async for key in redis.scan_iter(f"{cache_settings.shared_cache_prefix}:*:response:*")])
     finally:
         await redis.aclose()
 
@@ -151,6 +151,51 @@ class TestHits:
         assert len(feed_queries) == 1, statements
 
 
+    async def test_a_key_holder_is_never_served_the_public_page(
+        self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any, writer: dict[str, str]
+    ) -> None:
+        draft = await factories.create_article(session, author=article.author, now=clock.now, status="draft", published_ago=None)
+        await cached.get("/v1/articles")
+        await cached.get("/v1/articles")
+        wrong = await cached.get("/v1/articles", headers={"Authorization": "Bearer tfk_not-a-key"})
+        assert wrong.status_code == 401
+        assert (await cached.get("/v1/articles", headers=writer)).headers["cache-control"] == "private, no-store"
+        editor = await cached.get(f"/v1/articles/{draft.slug}", headers=writer)
+        assert editor.status_code == 200
+        assert editor.headers["cache-control"] == "private, no-store"
+        assert (await cached.get(f"/v1/articles/{draft.slug}")).status_code == 404
+
+    async def test_unknown_query_parameters_are_answered_but_not_stored(
+        self, cached: httpx.AsyncClient, article: Any, cache_settings: Settings
+    ) -> None:
+        response = await cached.get("/v1/articles?utm_source=x")
+        assert response.status_code == 200
+        assert await stored_responses(cache_settings) == 0
+        await cached.get("/v1/articles?limit=5")
+        assert await stored_responses(cache_settings) == 1
+
+    async def test_per_request_headers_are_not_stored(
+        self, cached: httpx.AsyncClient, article: Any, cache_settings: Settings
+    ) -> None:
+        await cached.get("/v1/articles", headers={"Origin": "https://app.example", "X-Request-ID": "abc123"})
+        redis = Redis.from_url(REDIS_URL)
+        stored = [await redis.get(key) async for key in redis.scan_iter(f"{cache_settings.shared_cache_prefix}:*:response:*")]
+        await redis.aclose()
+        assert len(stored) == 1
+        head = stored[0].lower()
+        for header in (b"x-request-id", b"abc123", b"access-control-allow-origin", b"origin"):
+            assert header not in head.split(b'"items"')[0], header
+
+    async def test_a_head_first_stores_the_whole_body(
+        self, cached: httpx.AsyncClient, engine: AsyncEngine, article: Any
+    ) -> None:
+        assert (await cached.head("/v1/articles")).content == b""
+        with counted_statements(engine) as statements:
+            body = await cached.get("/v1/articles")
+        assert statements == []
+        assert body.json()["items"][0]["slug"] == article.slug
+
+
 class TestInvalidation:
     async def test_a_write_through_the_api_is_served_at_once(
         self, cached: httpx.AsyncClient, article: Any, writer: dict[str, str]
@@ -180,16 +225,16 @@ class TestInvalidation:
         self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
     ) -> None:
         scheduled = await factories.create_article(
-            session, author=article.author, now=clock.now, published_ago=-timedelta(minutes=5)
+            session, author=article.author, now=clock.now, published_ago=-timedelta(seconds=1)
         )
         slugs = [item["slug"] for item in (await cached.get("/v1/articles")).json()["items"]]
         assert scheduled.slug not in slugs
         assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == article.slug
 
-        clock.now += timedelta(minutes=6)
+        # Sooner than the state's refresh: only its due time can bring the article in.
+        clock.now += timedelta(seconds=2)
         slugs = [item["slug"] for item in (await cached.get("/v1/articles")).json()["items"]]
         assert slugs[0] == scheduled.slug
-
 
     async def test_a_write_outside_the_api_shows_once_the_state_is_refreshed(
         self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
@@ -201,6 +246,53 @@ class TestInvalidation:
         clock.now += timedelta(milliseconds=STATE_REFRESH_MS)
         assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == newer.slug
         assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == newer.slug
+
+
+    async def test_a_health_check_does_not_hold_back_the_refresh(
+        self, cached: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
+    ) -> None:
+        await cached.get("/v1/articles")
+        newer = await factories.create_article(session, author=article.author, now=clock.now, published_ago=timedelta(0))
+        clock.now += timedelta(milliseconds=STATE_REFRESH_MS)
+        assert (await cached.get("/healthz")).status_code == 200
+        assert (await cached.get("/v1/articles")).json()["items"][0]["slug"] == newer.slug
+
+
+class TestUnavailable:
+    async def test_a_write_that_cannot_reach_redis_is_refused_and_not_saved(
+        self, settings: Settings, app: Any, client: httpx.AsyncClient, article: Any, writer: dict[str, str]
+    ) -> None:
+        unreachable = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+        lonely = process(unreachable, app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lonely), base_url="http://testserver") as other:
+            refused = await other.patch(f"/v1/articles/{article.slug}", json={"title": "Never saved"}, headers=writer)
+        await lonely.state.shared_cache.close()
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["retry-after"] == "5"
+        assert (await client.get(f"/v1/articles/{article.slug}")).json()["title"] == article.title
+
+    async def test_a_redis_that_never_answers_costs_one_timeout(
+        self, settings: Settings, app: Any, article: Any, writer: dict[str, str]
+    ) -> None:
+        async def silent(_reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(30)
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        hung = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0", "shared_cache_timeout_seconds": 0.2})
+        slow = process(hung, app)
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=slow), base_url="http://testserver") as client:
+            started = loop.time()
+            for _ in range(3):
+                assert (await client.get("/v1/articles")).status_code == 200
+            # One look-up times out; the process then reads around Redis.
+            assert loop.time() - started < 1.0
+            refused = await client.patch(f"/v1/articles/{article.slug}", json={"title": "Never saved"}, headers=writer)
+            assert refused.status_code == 503
+        server.close()
+        await slow.state.shared_cache.close()
 
 
 class TestState:
@@ -221,10 +313,20 @@ class TestState:
     ) -> None:
         cache = SharedCache.from_settings(cache_settings)
         assert cache is not None
-        due = clock.now + timedelta(minutes=1)
+        due = clock.now + timedelta(seconds=1)
         await cache.offer(ContentState(version=3, changed_at=clock.now, newest_visible=None, next_due=due), now=clock.now)
         assert await cache.state(now=clock.now) is not None
         assert await cache.state(now=due) is None
+        await cache.close()
+
+    async def test_a_state_is_not_used_by_a_reader_whose_clock_is_behind_its_newest_article(
+        self, cache_settings: Settings, clock: Clock
+    ) -> None:
+        cache = SharedCache.from_settings(cache_settings)
+        assert cache is not None
+        await cache.offer(ContentState(version=3, changed_at=None, newest_visible=clock.now), now=clock.now)
+        assert await cache.state(now=clock.now) is not None
+        assert await cache.state(now=clock.now - timedelta(milliseconds=1)) is None
         await cache.close()
 
     async def test_without_redis_the_api_answers_from_the_database(

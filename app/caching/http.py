@@ -16,17 +16,20 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.dependencies import OptionalApiKey
 from app.caching.shared import SharedCache
-from app.caching.version import ContentState, read_content_state
+from app.caching.version import REPRESENTATION_REVISION, ContentState, read_content_state
 from app.db import SessionDep
 from app.dependencies import get_clock
 
-# Bump when the code changes how stored data is rendered, so old validators stop matching.
-REPRESENTATION_REVISION = 1
 PRIVATE = "private, no-store"
+# Request state the shared cache middleware and this dependency pass each other.
+CONTENT_STATE = "content_state"
+REFRESH_CONTENT_STATE = "refresh_content_state"
+SHAREABLE = "shareable"
 
 
 @dataclass(frozen=True)
@@ -168,18 +171,42 @@ async def current_content_state(request: Request, session: AsyncSession, *, now:
     middleware found, else the shared cache's, else the database's (then offered to the
     shared cache). Kept in the request state, where the middleware stores the response
     under it."""
-    known: ContentState | None = getattr(request.state, "content_state", None)
+    request_state = request.scope.setdefault("state", {})
+    known: ContentState | None = request_state.get(CONTENT_STATE)
     if known is not None:
         return known
     cache: SharedCache | None = request.app.state.shared_cache
-    refresh = getattr(request.state, "refresh_content_state", False)
+    refresh = request_state.pop(REFRESH_CONTENT_STATE, False)
     state = await cache.state(now=now) if cache is not None and not refresh else None
     if state is None:
         state = await read_content_state(session, now=now)
         if cache is not None:
             await cache.offer(state, now=now)
-    request.state.content_state = state
+    request_state[CONTENT_STATE] = state
     return state
+
+
+def declared_query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route or any of its dependencies declares, worked out once
+    per route and kept on it (routes are not hashable)."""
+    known: frozenset[str] | None = getattr(route, "declared_query_parameters", None)
+    if known is None:
+        names: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(param.alias for param in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        known = frozenset(names)
+        route.declared_query_parameters = known  # type: ignore[attr-defined]
+    return known
+
+
+def only_declared_parameters(request: Request) -> bool:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return False
+    return set(request.query_params.keys()) <= declared_query_parameters(route)
 
 
 AudienceDependency = Callable[..., Awaitable[Audience]]
@@ -198,6 +225,7 @@ def http_cache(policy: CachePolicy, audience: AudienceDependency = bearer_audien
         now: Annotated[datetime, Depends(get_clock)],
     ) -> Validators:
         state = await current_content_state(request, session, now=now)
+        request.scope["state"][SHAREABLE] = only_declared_parameters(request)
         validators = compute_validators(request, state, kind=policy.kind, audience=who)
         headers = caching_headers(policy, who, validators)
         if validators.is_fresh_for(request):

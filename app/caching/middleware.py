@@ -3,18 +3,18 @@
 A hit costs one Redis round trip and no database, route or validation work: the stored
 body with its headers, or a 304 when the client's validator matches. A miss runs the
 route, whose conditional-GET dependency leaves the content state it used in the request
-state; a public 200 is then stored under that state.
+state, and whether every query parameter sent is one the route declares; a public 200 is
+then stored under that state (random unknown parameters cannot fill Redis).
 """
 
 import asyncio
 import contextlib
 from datetime import datetime
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.caching.http import Validators
+from app.caching.http import CONTENT_STATE, REFRESH_CONTENT_STATE, SHAREABLE, Validators
 from app.caching.shared import CachedResponse, SharedCache
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
@@ -26,9 +26,8 @@ CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since"})
 
 def request_key(scope: Scope, site_url: str) -> str:
     """What besides the content state a public representation depends on: the site and
-    API base URLs its links use, the path and the query string as sent."""
-    headers = Headers(scope=scope)
-    base = f"{scope['scheme']}://{headers.get('host', '')}{scope.get('root_path', '')}"
+    API base URLs its links use (as the route builds them), the path and the query string."""
+    base = str(Request(scope).base_url)
     return "\n".join((site_url, base, scope["path"], scope["query_string"].decode("latin-1")))
 
 
@@ -56,6 +55,7 @@ class SharedCacheMiddleware:
         key = request_key(scope, state.settings.site_url)
         found = await cache.lookup(key, now=state.clock())
         if found is not None and found.response is None and not found.refresh and key in self.rendering:
+            # Another request of this process is rendering this page: wait, then read it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.rendering[key].wait(), RENDER_WAIT_SECONDS)
             found = await cache.lookup(key, now=state.clock())
@@ -64,17 +64,20 @@ class SharedCacheMiddleware:
             return
         request_state = scope.setdefault("state", {})
         if found is not None and found.refresh:
-            request_state["refresh_content_state"] = True
+            request_state[REFRESH_CONTENT_STATE] = True
         elif found is not None:
             # The route builds its validators from this state, so the response is stored under it.
-            request_state["content_state"] = found.state
-        rendered = self.rendering.setdefault(key, asyncio.Event())
+            request_state[CONTENT_STATE] = found.state
+        rendering = None if key in self.rendering else self.rendering.setdefault(key, asyncio.Event())
         try:
             await self._run_and_store(scope, receive, send, cache, key)
         finally:
-            if self.rendering.get(key) is rendered:
+            if rendering is not None:
                 del self.rendering[key]
-                rendered.set()
+                rendering.set()
+            if request_state.pop(REFRESH_CONTENT_STATE, False):
+                # This route never read the content state: let the next reader refresh it.
+                await cache.release_refresh()
 
     async def _answer(
         self, scope: Scope, send: Send, cached: CachedResponse, last_modified: datetime | None
@@ -107,8 +110,9 @@ class SharedCacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, capture)
-        content_state = scope.get("state", {}).get("content_state")
-        if status != 200 or content_state is None or size > MAX_STORED_BODY:
+        request_state = scope.get("state", {})
+        content_state = request_state.get(CONTENT_STATE)
+        if status != 200 or content_state is None or size > MAX_STORED_BODY or not request_state.get(SHAREABLE):
             return
         cache_control = next((value for name, value in headers if name == b"cache-control"), b"")
         if cache_control.startswith(b"public"):

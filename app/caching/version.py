@@ -31,6 +31,9 @@ from app.models.ticker import Ticker, TickerAlias
 CONTENT_MODELS = (Article, ArticleTag, ArticleTicker, Author, Newsletter, Tag, Ticker, TickerAlias)
 
 content_version = ContentVersion.__table__  # type: ignore[attr-defined]
+# Bump when the code changes how stored data is rendered, so old validators stop matching
+# and the shared cache stops serving old renderings.
+REPRESENTATION_REVISION = 1
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,11 @@ class ContentState:
 
     @property
     def token(self) -> str:
-        """Equal tokens, equal content. The shared cache's Lua script builds the same string."""
+        """Equal tokens, equal content. The shared cache's Lua script builds the same string.
+        `changed_at` tells a restored database's counter from the one it once had."""
+        changed = epoch_micros(self.changed_at) if self.changed_at else "-"
         newest = epoch_micros(self.newest_visible) if self.newest_visible else "-"
-        return f"{self.version}:{newest}"
+        return f"{self.version}:{changed}:{newest}"
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -131,3 +136,9 @@ async def read_content_state(session: AsyncSession, *, now: datetime) -> Content
     return ContentState(
         version=version or 0, changed_at=changed_at, newest_visible=newest_visible, next_due=due
     )
+
+
+async def read_version(session: AsyncSession) -> int:
+    """The counter as this session's transaction sees it (its own bump included)."""
+    by_id = content_version.c.id == SINGLE_ROW_ID
+    return (await session.exec(select(content_version.c.version).where(by_id))).scalar_one() or 0
