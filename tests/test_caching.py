@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
+from app.caching import version
 from app.caching.http import NO_STORE
 from app.main import ROUTERS, create_app
 from app.models import ContentVersion
@@ -232,6 +233,18 @@ class TestIfModifiedSince:
     ) -> None:
         response = await client.get("/v1/articles", headers={"If-Modified-Since": "yesterday-ish"})
         assert response.status_code == 200
+
+    async def test_a_new_rendering_is_newer_than_every_date_validator_given_before_it(
+        self, client: httpx.AsyncClient, article: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        last_modified = (await client.get("/v1/articles")).headers["last-modified"]
+        deployed = parsedate_to_datetime(last_modified) + timedelta(minutes=1)
+        monkeypatch.setattr(version, "REPRESENTATION_REVISED_AT", deployed)
+
+        response = await client.get("/v1/articles", headers={"If-Modified-Since": last_modified})
+
+        assert response.status_code == 200
+        assert parsedate_to_datetime(response.headers["last-modified"]) == deployed
 
     async def test_a_scheduled_article_appearing_moves_last_modified(
         self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any

@@ -31,9 +31,11 @@ from app.models.ticker import Ticker, TickerAlias
 CONTENT_MODELS = (Article, ArticleTag, ArticleTicker, Author, Newsletter, Tag, Ticker, TickerAlias)
 
 content_version = ContentVersion.__table__  # type: ignore[attr-defined]
-# Bump when the code changes how stored data is rendered, so old validators stop matching
-# and the shared cache stops serving old renderings.
+# Bump both when the code changes how stored data is rendered: old ETags stop matching,
+# the shared cache stops serving old renderings, and Last-Modified is never older than the
+# rendering, so a client that revalidates by date alone gets the new one too.
 REPRESENTATION_REVISION = 1
+REPRESENTATION_REVISED_AT = datetime(2026, 11, 29, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,9 @@ class ContentState:
     next_due: datetime | None = None
 
     @property
-    def last_modified(self) -> datetime | None:
+    def last_modified(self) -> datetime:
         moments = [moment for moment in (self.changed_at, self.newest_visible) if moment]
-        return max(moments) if moments else None
+        return max([*moments, REPRESENTATION_REVISED_AT])
 
     @property
     def token(self) -> str:
