@@ -94,7 +94,8 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-# Set in `session.info` by the content-version listener when a flush changed content.
+# Set in `session.info` by the content-version listener when a flush changed content:
+# the content version the transaction bumped to.
 CONTENT_CHANGED = "content_changed"
 
 
@@ -116,9 +117,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.flush()
-            announced = session.info.pop(CONTENT_CHANGED, False) and state.shared_cache is not None
+            version = session.info.pop(CONTENT_CHANGED, None)
+            announced = version is not None and state.shared_cache is not None
             if announced:
-                await state.shared_cache.before_commit(session)
+                await state.shared_cache.before_commit(version)
             await session.commit()
             if announced:
                 await state.shared_cache.after_commit(session, now=state.clock())

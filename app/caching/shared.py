@@ -51,7 +51,6 @@ from app.caching.version import (
     epoch_micros,
     from_epoch_micros,
     read_content_state,
-    read_version,
 )
 from app.problems import ServiceUnavailable
 from app.settings import Settings
@@ -249,11 +248,10 @@ class SharedCache:
         with contextlib.suppress(RedisError):
             await self.redis.delete(self.refresh_key)
 
-    async def before_commit(self, session: AsyncSession) -> None:
-        """Before a content write commits: no process may use an older state from now on.
-        A 503 when Redis cannot be told (even while reads go around it); the caller rolls
-        the write back."""
-        version = await read_version(session)
+    async def before_commit(self, version: int) -> None:
+        """Before a content write that bumped the content version to `version` commits: no
+        process may use an older state from now on. A 503 when Redis cannot be told (even
+        while reads go around it); the caller rolls the write back."""
         try:
             await self._invalidate(keys=[self.state_key], args=[version, STATE_KEY_TTL_MS])
         except RedisError as error:

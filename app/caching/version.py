@@ -89,19 +89,21 @@ def touches_content(session: Session) -> bool:
 def bump_content_version(session: Session, _flush_context: Any, _instances: Any) -> None:
     if not touches_content(session):
         return
-    session.info[CONTENT_CHANGED] = True
     connection = session.connection()
     changed_at = utcnow()
     bumped = connection.execute(
         update(content_version)
         .where(content_version.c.id == SINGLE_ROW_ID)
         .values(version=content_version.c.version + 1, changed_at=changed_at)
-    )
-    if bumped.rowcount == 0:
+        .returning(content_version.c.version)
+    ).scalar()
+    if bumped is None:
         # The migration seeds the row; recreate it if someone emptied the table.
         connection.execute(
             insert(content_version).values(id=SINGLE_ROW_ID, version=1, changed_at=changed_at)
         )
+    # The version this transaction will commit, for the shared cache to announce.
+    session.info[CONTENT_CHANGED] = bumped or 1
 
 
 async def read_content_state(session: AsyncSession, *, now: datetime) -> ContentState:
@@ -138,9 +140,3 @@ async def read_content_state(session: AsyncSession, *, now: datetime) -> Content
     return ContentState(
         version=version or 0, changed_at=changed_at, newest_visible=newest_visible, next_due=due
     )
-
-
-async def read_version(session: AsyncSession) -> int:
-    """The counter as this session's transaction sees it (its own bump included)."""
-    by_id = content_version.c.id == SINGLE_ROW_ID
-    return (await session.exec(select(content_version.c.version).where(by_id))).scalar_one() or 0
