@@ -29,6 +29,7 @@ PRIVATE = "private, no-store"
 # Request state the shared cache middleware and this dependency pass each other.
 CONTENT_STATE = "content_state"
 REFRESH_CONTENT_STATE = "refresh_content_state"
+NO_SHARED_STATE = "no_shared_state"
 SHAREABLE = "shareable"
 
 
@@ -176,8 +177,9 @@ async def current_content_state(request: Request, session: AsyncSession, *, now:
     if known is not None:
         return known
     cache: SharedCache | None = request.app.state.shared_cache
-    refresh = request_state.pop(REFRESH_CONTENT_STATE, False)
-    state = await cache.state(now=now) if cache is not None and not refresh else None
+    # The middleware already asked Redis, and found no state or was told to refresh it.
+    asked = request_state.pop(REFRESH_CONTENT_STATE, False) or request_state.pop(NO_SHARED_STATE, False)
+    state = await cache.state(now=now) if cache is not None and not asked else None
     if state is None:
         state = await read_content_state(session, now=now)
         if cache is not None:

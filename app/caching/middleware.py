@@ -14,7 +14,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.caching.http import CONTENT_STATE, REFRESH_CONTENT_STATE, SHAREABLE, Validators
+from app.caching.http import CONTENT_STATE, NO_SHARED_STATE, REFRESH_CONTENT_STATE, SHAREABLE, Validators
 from app.caching.shared import CachedResponse, SharedCache
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
@@ -63,9 +63,11 @@ class SharedCacheMiddleware:
             await self._answer(scope, send, found.response, found.state.last_modified)
             return
         request_state = scope.setdefault("state", {})
-        if found is not None and found.refresh:
+        if found is None:
+            request_state[NO_SHARED_STATE] = True
+        elif found.refresh:
             request_state[REFRESH_CONTENT_STATE] = True
-        elif found is not None:
+        else:
             # The route builds its validators from this state, so the response is stored under it.
             request_state[CONTENT_STATE] = found.state
         rendering = None if key in self.rendering else self.rendering.setdefault(key, asyncio.Event())
