@@ -42,9 +42,9 @@ def is_anonymous(scope: Scope) -> bool:
 class SharedCacheMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Misses being answered in this process, by request key: after a write, concurrent
+        # Requests being answered in this process, by request key: after a write, concurrent
         # requests for one page wait for one render and then read it from Redis.
-        self.rendering: dict[str, asyncio.Event] = {}
+        self.leading: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state if scope["type"] == "http" else None
@@ -53,12 +53,29 @@ class SharedCacheMiddleware:
             await self.app(scope, receive, send)
             return
         key = request_key(scope, state.settings.site_url)
-        found = await cache.lookup(key, now=state.clock())
-        if found is not None and found.response is None and not found.refresh and key in self.rendering:
-            # Another request of this process is rendering this page: wait, then read it.
+        # The first request for a page in this process leads until it has answered; one that
+        # comes meanwhile and misses waits for it, then reads the page from Redis. Taken
+        # before the look-up, so a follower whose look-up predates the leader's store waits too.
+        leader = self.leading.get(key)
+        if leader is None:
+            done = self.leading[key] = asyncio.Event()
+        try:
+            await self._answer_from_cache_or_render(scope, receive, send, cache, key, leader)
+        finally:
+            if leader is None:
+                del self.leading[key]
+                done.set()
+
+    async def _answer_from_cache_or_render(
+        self, scope: Scope, receive: Receive, send: Send, cache: SharedCache, key: str,
+        leader: asyncio.Event | None,
+    ) -> None:
+        clock = scope["app"].state.clock
+        found = await cache.lookup(key, now=clock())
+        if leader is not None and found is not None and found.response is None and not found.refresh:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.rendering[key].wait(), RENDER_WAIT_SECONDS)
-            found = await cache.lookup(key, now=state.clock())
+                await asyncio.wait_for(leader.wait(), RENDER_WAIT_SECONDS)
+            found = await cache.lookup(key, now=clock())
         if found is not None and found.response is not None:
             await self._answer(scope, send, found.response, found.state.last_modified)
             return
@@ -70,13 +87,9 @@ class SharedCacheMiddleware:
         else:
             # The route builds its validators from this state, so the response is stored under it.
             request_state[CONTENT_STATE] = found.state
-        rendering = None if key in self.rendering else self.rendering.setdefault(key, asyncio.Event())
         try:
             await self._run_and_store(scope, receive, send, cache, key)
         finally:
-            if rendering is not None:
-                del self.rendering[key]
-                rendering.set()
             if request_state.pop(REFRESH_CONTENT_STATE, False):
                 # This route never read the content state: let the next reader refresh it.
                 await cache.release_refresh()
