@@ -1,13 +1,14 @@
 """Engine, sessions and the column types both database backends share."""
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -86,11 +87,31 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for GET and HEAD: autocommit, so a read costs its queries and not a
-    BEGIN and a COMMIT round trip besides (issue 5: two of W1's four round trips).
-    Under READ COMMITTED every statement takes a fresh snapshot inside a transaction
-    too, so reads see exactly what they saw before."""
+    """Sessions for the GET routes that still read through the ORM (catalogues, keys):
+    autocommit, as `ReadDatabase`."""
     return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+class ReadDatabase:
+    """Connections for the read routes: Core, no unit of work, and autocommit, so a read
+    costs its statements and not a BEGIN and a COMMIT round trip besides. Under READ
+    COMMITTED every statement takes a fresh snapshot inside a transaction too, so reads
+    see exactly what they would see in one."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.connect()
+
+
+async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.reads.connect() as connection:
+        yield connection
+
+
+# Released before the response is sent, like the sessions below.
+ReadConnection = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -104,8 +125,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     Declared with `scope="function"` below so the commit happens before the response
     is sent: a write either lands entirely or the client gets a problem document.
-    Reads use the autocommit sessions of `create_read_sessionmaker` when the app set
-    them up (tests leave them out to keep their one rolled-back transaction).
     A write that changed content tells the shared cache before it commits (and is rolled
     back if it cannot) and stores the new content state after, before the response goes
     out: every process serves the new content from then on (app/caching/shared.py).

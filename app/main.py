@@ -15,7 +15,7 @@ from app.caching.http import add_conditional_get
 from app.caching.middleware import SharedCacheMiddleware
 from app.caching.shared import SharedCache
 from app.cors import ProblemCORSMiddleware
-from app.db import create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
+from app.db import ReadDatabase, create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
 from app.feeds.router import router as feeds_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
+        app.state.reads = ReadDatabase(engine)
         # Everything alive now (modules, models, routes, compiled schemas) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks it.
         # It did every few seconds under load and stalled all requests in flight: W1's p99

@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,13 +116,42 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def app(settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> Any:
-    application = create_app(settings)
+class TestReads:
+    """Read routes borrow the test's connection, inside its rolled-back transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        yield self.connection
+
+
+def on_test_database(
+    application: Any, engine: AsyncEngine, connection: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Any,
+) -> Any:
+    """`application` reading and writing inside the test's transaction, on the test's clock."""
     application.state.engine = engine
     application.state.sessionmaker = sessionmaker
+    application.state.reads = TestReads(connection)
     application.state.clock = clock
     return application
+
+
+def like(application: Any, source: Any) -> Any:
+    """A second app (other settings, say) on the same test database and clock as `source`."""
+    for name in ("engine", "sessionmaker", "reads", "clock"):
+        setattr(application.state, name, getattr(source.state, name))
+    return application
+
+
+@pytest.fixture
+def app(
+    settings: Settings, engine: AsyncEngine, connection: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
+) -> Any:
+    return on_test_database(create_app(settings), engine, connection, sessionmaker, clock)
 
 
 @pytest_asyncio.fixture

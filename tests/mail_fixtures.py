@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.mail.delivery import DeliveryReport, deliver_due
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import on_test_database
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_.-]+)")
 
@@ -95,19 +96,16 @@ def mail_settings(settings: Settings, smtp: SmtpServer, **overrides: Any) -> Set
     return settings.model_copy(update=values | overrides)
 
 
-def build_app(settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any) -> Any:
-    application = create_app(settings)
-    application.state.engine = engine
-    application.state.sessionmaker = sessionmaker
-    application.state.clock = clock
-    return application
+def build_app(settings: Settings, engine: AsyncEngine, connection: AsyncConnection, sessionmaker: Any, clock: Any) -> Any:
+    return on_test_database(create_app(settings), engine, connection, sessionmaker, clock)
 
 
 @pytest.fixture
 def app(
-    settings: Settings, engine: AsyncEngine, sessionmaker: Any, clock: Any, smtp: SmtpServer
+    settings: Settings, engine: AsyncEngine, connection: AsyncConnection, sessionmaker: Any, clock: Any,
+    smtp: SmtpServer,
 ) -> Any:
-    return build_app(mail_settings(settings, smtp), engine, sessionmaker, clock)
+    return build_app(mail_settings(settings, smtp), engine, connection, sessionmaker, clock)
 
 
 async def deliver(app: Any, clock: Any, **options: Any) -> DeliveryReport:

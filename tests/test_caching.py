@@ -20,7 +20,7 @@ from app.main import ROUTERS, create_app
 from app.models import ContentVersion
 from tests import factories
 from tests.helpers import counted_statements
-from tests.conftest import Clock
+from tests.conftest import Clock, like
 
 pytestmark = pytest.mark.asyncio
 
@@ -191,9 +191,7 @@ class TestInvalidation:
         self, app: Any, client: httpx.AsyncClient, article: Any
     ) -> None:
         # A second process with the same settings and database computes the same validator.
-        other = create_app(app.state.settings)
-        other.state.engine, other.state.sessionmaker = app.state.engine, app.state.sessionmaker
-        other.state.clock = app.state.clock
+        other = like(create_app(app.state.settings), app)
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as second:
             for path in ("/v1/articles", "/feeds/articles.atom"):
@@ -273,7 +271,7 @@ class TestCost:
         with counted_statements(engine) as conditional:
             assert (await revalidate(client, "/feeds/tickers/NVDA.rss", first)).status_code == 304
         assert len(conditional) == 1 and "content_version" in conditional[0]
-        assert len(full) > 3
+        assert len(full) > len(conditional)
 
 
 class TestAuthenticatedReads:

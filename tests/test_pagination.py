@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from app.pagination import filter_scope
 from app.settings import Settings
-from tests.conftest import SITE_URL
+from tests.conftest import SITE_URL, like
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import assert_problem, assert_validation_error, problem
 
@@ -217,12 +217,11 @@ class TestInvalidCursors:
             response, problem(400, "invalid-cursor", "The cursor has expired; start again from the first page.")
         )
 
-    async def test_refuses_a_cursor_signed_with_another_secret(self, client, session, clock, settings, engine, sessionmaker):
+    async def test_refuses_a_cursor_signed_with_another_secret(self, client, app, session, clock, settings):
         from app.main import create_app
 
         other_settings = Settings(**settings.model_dump() | {"secret_key": "another-secret"}, _env_file=None)
-        other = create_app(other_settings)
-        other.state.engine, other.state.sessionmaker = engine, sessionmaker
+        other = like(create_app(other_settings), app)
         transport = httpx.ASGITransport(app=other)
         author = await create_author(session)
         for n in range(2):

@@ -20,7 +20,7 @@ from app.main import create_app
 from app.models import Article
 from app.settings import Settings
 from tests import factories
-from tests.conftest import Clock
+from tests.conftest import Clock, like
 from tests.helpers import counted_statements
 
 pytestmark = pytest.mark.asyncio
@@ -42,10 +42,7 @@ async def cache_settings(settings: Settings) -> AsyncIterator[Settings]:
 
 def process(cache_settings: Settings, app: Any) -> Any:
     """Another API process: its own app and Redis client, the same database and Redis."""
-    other = create_app(cache_settings)
-    other.state.engine, other.state.sessionmaker = app.state.engine, app.state.sessionmaker
-    other.state.clock = app.state.clock
-    return other
+    return like(create_app(cache_settings), app)
 
 
 @pytest_asyncio.fixture

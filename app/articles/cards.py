@@ -1,18 +1,13 @@
-"""Articles as the allow-listed shapes clients see."""
+"""Rows of `app.articles.queries` as the allow-listed shapes clients see.
 
-from app.articles.schemas import (
-    ArticleCard,
-    ArticleDetail,
-    ArticleTickerRef,
-    AuthorBox,
-    AuthorCard,
-    EditorialReview,
-    HeroImage,
-    TagRef,
-)
+One mapping makes every card: lists, related, feeds and newsletter editions all build
+theirs here from the same columns. The results are plain values that pydantic validates
+once per response (FastAPI's `response_model`), not a model per card and field.
+"""
+
 from typing import Any
 
-from app.models import Article
+from app.sql import json_list
 
 ROLE_ORDER = {"primary": 0, "mentioned": 1}
 
@@ -21,52 +16,8 @@ def canonical_url(site_url: str, slug: str) -> str:
     return f"{site_url}/articles/{slug}"
 
 
-def _card_fields(article: Article, site_url: str) -> dict[str, object]:
-    links = sorted(article.ticker_links, key=lambda link: (ROLE_ORDER[link.role], link.ticker.symbol))
-    hero = (
-        HeroImage(url=article.hero_image_url, alt=article.hero_image_alt or "", credit=article.hero_image_credit)
-        if article.hero_image_url
-        else None
-    )
-    return {
-        "id": article.id,
-        "slug": article.slug,
-        "title": article.title,
-        "dek": article.dek,
-        "published_at": article.published_at,
-        "updated_at": article.updated_at,
-        "reading_time_minutes": article.reading_time_minutes,
-        "hero_image": hero,
-        "author": AuthorCard.model_validate(article.author, from_attributes=True),
-        "tickers": [
-            ArticleTickerRef(
-                symbol=link.ticker.symbol,
-                name=link.ticker.name,
-                asset_class=link.ticker.asset_class,
-                exchange=link.ticker.exchange,
-                role=link.role,  # type: ignore[arg-type]
-            )
-            for link in links
-        ],
-        "tags": sorted(
-            (TagRef(slug=link.tag.slug, name=link.tag.name) for link in article.tag_links),
-            key=lambda tag: tag.name.lower(),
-        ),
-        "ai_generated": article.author.kind == "ai_agent",
-        "canonical_url": canonical_url(site_url, article.slug),
-    }
-
-
-def to_card(article: Article, site_url: str) -> ArticleCard:
-    return ArticleCard.model_validate(_card_fields(article, site_url))
-
-
-def card_fields_from_row(row: Any, links: list[Any], site_url: str) -> dict[str, object]:
-    """The same card as `to_card`, from `ArticleRepository.list_feed_cards` rows: plain
-    values that pydantic validates for the whole page at once."""
-    tickers = sorted((link for link in links if link.role is not None),
-                     key=lambda link: (ROLE_ORDER[link.role], link.key))
-    tags = sorted((link for link in links if link.role is None), key=lambda link: link.name.lower())
+def card(row: Any, site_url: str) -> dict[str, Any]:
+    tickers = sorted(json_list(row.tickers), key=lambda ticker: (ROLE_ORDER[ticker["role"]], ticker["symbol"]))
     return {
         "id": row.id,
         "slug": row.slug,
@@ -84,31 +35,29 @@ def card_fields_from_row(row: Any, links: list[Any], site_url: str) -> dict[str,
             "id": row.author_id, "slug": row.author_slug, "name": row.author_name,
             "kind": row.author_kind, "avatar_url": row.author_avatar_url,
         },
-        "tickers": [
-            {"symbol": link.key, "name": link.name, "asset_class": link.asset_class,
-             "exchange": link.exchange, "role": link.role}
-            for link in tickers
-        ],
-        "tags": [{"slug": link.key, "name": link.name} for link in tags],
+        "tickers": tickers,
+        "tags": sorted(json_list(row.tags), key=lambda tag: tag["name"].lower()),
         "ai_generated": row.author_kind == "ai_agent",
         "canonical_url": canonical_url(site_url, row.slug),
     }
 
 
-def to_detail(article: Article, site_url: str) -> ArticleDetail:
+def detail(row: Any, site_url: str) -> dict[str, Any]:
+    """The article page: the card, the body and the author box."""
+    values = card(row, site_url)
+    values["author"] |= {
+        "bio": row.author_bio, "expertise": row.author_expertise,
+        "audience": row.author_audience, "disclosure": row.author_disclosure,
+    }
     review = (
-        EditorialReview(reviewed_by=article.reviewed_by, reviewed_at=article.reviewed_at)
-        if article.reviewed_by and article.reviewed_at
+        {"reviewed_by": row.reviewed_by, "reviewed_at": row.reviewed_at}
+        if row.reviewed_by and row.reviewed_at
         else None
     )
-    return ArticleDetail.model_validate(
-        _card_fields(article, site_url)
-        | {
-            "status": article.status,
-            "body_html": article.body_html,
-            "word_count": article.word_count,
-            "editorial_review": review,
-            "created_at": article.created_at,
-            "author": AuthorBox.model_validate(article.author, from_attributes=True),
-        }
-    )
+    return values | {
+        "status": row.status,
+        "body_html": row.body_html,
+        "word_count": row.word_count,
+        "editorial_review": review,
+        "created_at": row.created_at,
+    }

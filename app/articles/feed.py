@@ -4,13 +4,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.articles import service
-from app.articles.cards import card_fields_from_row
-from app.articles.repository import FeedFilters
-from app.articles.schemas import ArticleCard
-from app.pagination import Page, PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
+from app.articles.cards import card
+from app.articles.queries import FeedFilters, feed_rows, resolve_names
+from app.problems import NotFound
+from app.pagination import PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
 
 FEED_KEY = (parse_datetime, parse_int)
 SEARCH_KEY = (parse_float, parse_datetime, parse_int)
@@ -19,16 +18,17 @@ SEARCH_KEY = (parse_float, parse_datetime, parse_int)
 async def feed_page(
     request: Request,
     response: Response,
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     filters: FeedFilters,
     page: PageRequest,
     now: datetime,
-) -> Page[ArticleCard]:
+) -> dict[str, Any]:
+    """`{items, next_cursor}` as plain values, validated once by the route's response model."""
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
 
     async def fetch(after: list[Any] | None, limit: int) -> list[Any]:
-        return await service.list_feed_rows(session, filters, now=now, limit=limit, after=after)
+        return await feed_rows(connection, filters, now=now, limit=limit, after=after)
 
     def key_of(row: Any) -> list[Any]:
         key = [row.published_at, row.id]
@@ -43,10 +43,27 @@ async def feed_page(
         fetch=fetch,
         key_of=key_of,
     )
-    links = await service.card_links(session, [row.id for row in rows])
     site_url = request.app.state.settings.site_url
-    # One validation of the whole page (pydantic-core) instead of a model per card and field.
-    return Page[ArticleCard].model_validate({
-        "items": [card_fields_from_row(row, links.get(row.id, []), site_url) for row in rows],
-        "next_cursor": next_cursor,
-    })
+    return {"items": [card(row, site_url) for row in rows], "next_cursor": next_cursor}
+
+
+async def subfeed_filters(
+    connection: AsyncConnection, *, symbol: str | None = None, author: str | None = None, tag: str | None = None
+) -> FeedFilters:
+    """The filters of one ticker's, author's or tag's feed, found by name alone: a 404
+    when it does not exist."""
+    names = await resolve_names(
+        connection, symbols=[symbol] if symbol else [], author_slugs=[author] if author else [],
+        tag_slugs=[tag] if tag else [],
+    )
+    if symbol is not None:
+        if symbol.upper() not in names.tickers:
+            raise NotFound(f"No ticker with symbol '{symbol.upper()}'.")
+        return FeedFilters(ticker_ids=(names.tickers[symbol.upper()],))
+    if author is not None:
+        if author not in names.authors:
+            raise NotFound(f"No author with slug '{author}'.")
+        return FeedFilters(author_id=names.authors[author])
+    if tag is None or tag not in names.tags:
+        raise NotFound(f"No tag with slug '{tag}'.")
+    return FeedFilters(tag_id=names.tags[tag])

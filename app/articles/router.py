@@ -1,26 +1,24 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.api_keys.dependencies import ContentWriter, OptionalApiKey
 from app.api_keys.scopes import Scope
 from app.api_keys.service import grants
-from app.articles import service
-from app.articles.cards import to_card, to_detail
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.articles import cards, queries, service
 from app.articles.feed import feed_page
-from app.articles.repository import SEARCH_CANDIDATES, FeedFilters
+from app.articles.queries import SEARCH_CANDIDATES, FeedFilters
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
-from app.authors import service as authors_service
 from app.caching.http import ITEM, LIST, http_cache
-from app.db import SessionDep
+from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
-from app.problems import problem_responses
-from app.tags import service as tags_service
-from app.tickers import service as tickers_service
+from app.problems import FieldError, InvalidFields, problem_responses
 
 router = APIRouter(prefix="/v1/articles", tags=["Articles"])
 Clock = Annotated[datetime, Depends(get_clock)]
@@ -30,7 +28,7 @@ WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 
 async def feed_filters(
-    session: SessionDep,
+    connection: ReadConnection,
     ticker: Annotated[
         list[Symbol], Query(max_length=20, description="Any of these symbols (repeatable).")
     ] = [],  # noqa: B006  (FastAPI copies defaults per request)
@@ -41,16 +39,25 @@ async def feed_filters(
     until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339).")] = None,
     q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest.")] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
-    tickers = await tickers_service.require_symbols(session, ticker, loc=["query", "ticker"])
-    author_id = tag_id = None
-    if author is not None:
-        author_id = (await authors_service.require_author(session, author, loc=["query", "author"])).id
-    if tag is not None:
-        tag_id = (await tags_service.require_tag(session, tag, loc=["query", "tag"])).id
+    """The filters as ids, resolved in one query; a 422 naming every unknown name."""
+    names = await queries.resolve_names(
+        connection, symbols=ticker, author_slugs=[author] if author else [], tag_slugs=[tag] if tag else []
+    )
+    errors = [
+        FieldError(loc=["query", "ticker", index], msg=f"unknown ticker symbol '{symbol}'")
+        for index, symbol in enumerate(ticker)
+        if symbol.upper() not in names.tickers
+    ]
+    if author is not None and author not in names.authors:
+        errors.append(FieldError(loc=["query", "author"], msg=f"unknown author '{author}'"))
+    if tag is not None and tag not in names.tags:
+        errors.append(FieldError(loc=["query", "tag"], msg=f"unknown tag '{tag}'"))
+    if errors:
+        raise InvalidFields(errors)
     return FeedFilters(
-        ticker_ids=tuple(sorted(t.id for t in tickers if t.id)),
-        author_id=author_id,
-        tag_id=tag_id,
+        ticker_ids=tuple(sorted({names.tickers[symbol.upper()] for symbol in ticker})),
+        author_id=names.authors.get(author) if author else None,
+        tag_id=names.tags.get(tag) if tag else None,
         author_kind=author_kind,
         since=since,
         until=until,
@@ -62,15 +69,21 @@ Filters = Annotated[FeedFilters, Depends(feed_filters)]
 
 
 async def readable_article(
-    session: SessionDep, slug: ArticleSlug, now: Clock, api_key: OptionalApiKey
-) -> Article:
+    connection: ReadConnection, slug: ArticleSlug, now: Clock, api_key: OptionalApiKey
+) -> Any:
     """Published and due for everyone; drafts, scheduled and archived too for editors."""
     editor = api_key is not None and grants(api_key, Scope.CONTENT_WRITE)
-    return await service.get_article(session, slug, now=now, include_unpublished=editor)
+    return await service.read_article(connection, slug, now=now, include_unpublished=editor)
 
 
-async def editable_article(session: SessionDep, slug: ArticleSlug, now: Clock, _writer: ContentWriter) -> Article:
-    return await service.get_article(session, slug, now=now, include_unpublished=True)
+async def editable_article(session: SessionDep, slug: ArticleSlug, _writer: ContentWriter) -> Article:
+    return await service.get_article_for_edit(session, slug)
+
+
+async def written_article(request: Request, session: AsyncSession, article: Article) -> dict[str, Any]:
+    """The article as a write leaves it, read back through the same query as any read."""
+    row = await queries.detail_row(await session.connection(), article.slug)
+    return cards.detail(row, request.app.state.settings.site_url)
 
 
 @router.get(
@@ -81,10 +94,10 @@ async def editable_article(session: SessionDep, slug: ArticleSlug, now: Clock, _
     responses=problem_responses(400, 422),
 )
 async def list_articles(
-    request: Request, response: Response, session: SessionDep, filters: Filters, page: PageParams, now: Clock
-) -> Page[ArticleCard]:
+    request: Request, response: Response, connection: ReadConnection, filters: Filters, page: PageParams, now: Clock
+) -> Any:
     """The feed of published articles, newest first; filters combine with AND."""
-    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+    return await feed_page(request, response, connection, filters=filters, page=page, now=now)
 
 
 @router.get(
@@ -94,9 +107,9 @@ async def list_articles(
     response_model=ArticleDetail,
     responses=problem_responses(401, 404, 422),
 )
-async def get_article(request: Request, article: Annotated[Article, Depends(readable_article)]) -> ArticleDetail:
+async def get_article(request: Request, article: Annotated[Any, Depends(readable_article)]) -> Any:
     """The whole article with its sanitized HTML body."""
-    return to_detail(article, request.app.state.settings.site_url)
+    return cards.detail(article, request.app.state.settings.site_url)
 
 
 @router.get(
@@ -108,16 +121,16 @@ async def get_article(request: Request, article: Annotated[Article, Depends(read
 )
 async def list_related_articles(
     request: Request,
-    session: SessionDep,
-    article: Annotated[Article, Depends(readable_article)],
+    connection: ReadConnection,
+    article: Annotated[Any, Depends(readable_article)],
     now: Clock,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
-) -> Page[ArticleCard]:
+) -> Any:
     """Articles sharing tickers (weighted double) or tags, best first, then newest.
     A ranked top list: `next_cursor` is always null."""
-    related = await service.list_related(session, article, now=now, limit=limit)
+    related = await queries.related_rows(connection, article.id, now=now, limit=limit)
     site_url = request.app.state.settings.site_url
-    return Page[ArticleCard](items=[to_card(item, site_url) for item in related], next_cursor=None)
+    return {"items": [cards.card(row, site_url) for row in related], "next_cursor": None}
 
 
 @router.post(
@@ -130,12 +143,12 @@ async def list_related_articles(
 )
 async def create_article(
     request: Request, response: Response, session: SessionDep, _writer: ContentWriter, data: ArticleCreate, now: Clock
-) -> ArticleDetail:
+) -> Any:
     """Creates an article from Markdown; cashtags of known tickers are linked as `mentioned`."""
     site_url = request.app.state.settings.site_url
     article = await service.create_article(session, data=data, site_url=site_url, now=now)
     response.headers["Location"] = f"/v1/articles/{article.slug}"
-    return to_detail(article, site_url)
+    return await written_article(request, session, article)
 
 
 @router.patch(
@@ -151,11 +164,11 @@ async def update_article(
     article: Annotated[Article, Depends(editable_article)],
     data: ArticleUpdate,
     now: Clock,
-) -> ArticleDetail:
+) -> Any:
     """Changes the fields sent; `updated_at` moves on every change."""
     site_url = request.app.state.settings.site_url
     updated = await service.update_article(session, article, data=data, site_url=site_url, now=now)
-    return to_detail(updated, site_url)
+    return await written_article(request, session, updated)
 
 
 @router.delete(

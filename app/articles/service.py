@@ -5,10 +5,12 @@ from datetime import datetime
 from typing import Any
 
 from slugify import slugify
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles.rendering import find_cashtags, render_body
-from app.articles.repository import ArticleRepository, FeedFilters
+from app.articles import queries
+from app.articles.repository import ArticleRepository
 from app.articles.schemas import ArticleCreate, ArticleUpdate, EditorialReviewInput
 from app.authors import service as authors_service
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
@@ -18,7 +20,8 @@ from app.tickers import service as tickers_service
 from app.updates import changes_of, save_changes, state_of
 
 
-def is_public(article: Article, *, now: datetime) -> bool:
+def is_public(article: Any, *, now: datetime) -> bool:
+    """Readable by anyone: published, not deleted, and due (an entity or a query row)."""
     return (
         article.status == "published"
         and article.deleted_at is None
@@ -27,56 +30,22 @@ def is_public(article: Article, *, now: datetime) -> bool:
     )
 
 
-async def get_article(
-    session: AsyncSession, slug: str, *, now: datetime, include_unpublished: bool = False
-) -> Article:
-    """A public article, or any article that is not deleted for an editor."""
+async def get_article_for_edit(session: AsyncSession, slug: str) -> Article:
+    """Any article that is not deleted, with what an edit changes loaded."""
     article = await ArticleRepository(session).get_by_slug(slug)
-    if article is None or not (include_unpublished or is_public(article, now=now)):
+    if article is None:
         raise NotFound(f"No article with slug '{slug}'.")
     return article
 
 
-async def list_feed(
-    session: AsyncSession,
-    filters: FeedFilters,
-    *,
-    now: datetime,
-    limit: int,
-    after: Sequence[Any] | None,
-) -> list[tuple[Article, float | None]]:
-    return await ArticleRepository(session).list_feed(filters, now=now, limit=limit, after=after)
-
-
-async def list_feed_rows(
-    session: AsyncSession,
-    filters: FeedFilters,
-    *,
-    now: datetime,
-    limit: int,
-    after: Sequence[Any] | None,
-) -> list[Any]:
-    return await ArticleRepository(session).list_feed_rows(filters, now=now, limit=limit, after=after)
-
-
-async def card_links(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[Any]]:
-    return await ArticleRepository(session).card_links(article_ids)
-
-
-async def list_related(
-    session: AsyncSession, article: Article, *, now: datetime, limit: int
-) -> list[Article]:
-    return await ArticleRepository(session).list_related(article, now=now, limit=limit)
-
-
-async def visible_counts(
-    session: AsyncSession, *, by: str, ids: Sequence[int], now: datetime
-) -> dict[int, tuple[int, datetime | None]]:
-    return await ArticleRepository(session).count_visible_by(by, ids, now=now)
-
-
-async def author_has_articles(session: AsyncSession, *, author_id: int) -> bool:
-    return await ArticleRepository(session).exists_for_author(author_id)
+async def read_article(
+    connection: AsyncConnection, slug: str, *, now: datetime, include_unpublished: bool = False
+) -> Any:
+    """The detail row of a public article, or of any article that is not deleted for an editor."""
+    row = await queries.detail_row(connection, slug)
+    if row is None or not (include_unpublished or is_public(row, now=now)):
+        raise NotFound(f"No article with slug '{slug}'.")
+    return row
 
 
 def _apply_review(

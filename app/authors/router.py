@@ -1,16 +1,15 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.api_keys.dependencies import ContentWriter
-from app.articles.feed import feed_page
-from app.articles.repository import FeedFilters
+from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.authors import service
 from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.caching.http import ITEM, LIST, http_cache
-from app.db import SessionDep
+from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN
 from app.models import Author
@@ -72,11 +71,11 @@ async def get_author(session: SessionDep, author: AuthorBySlug, now: Clock) -> A
     responses=problem_responses(400, 404, 422),
 )
 async def list_author_articles(
-    request: Request, response: Response, session: SessionDep, author: AuthorBySlug, page: PageParams, now: Clock
-) -> Page[ArticleCard]:
+    request: Request, response: Response, connection: ReadConnection, slug: AuthorSlug, page: PageParams, now: Clock
+) -> Any:
     """More from this author, newest first."""
-    filters = FeedFilters(author_id=author.id)
-    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+    filters = await subfeed_filters(connection, author=slug)
+    return await feed_page(request, response, connection, filters=filters, page=page, now=now)
 
 
 @router.post(

@@ -5,7 +5,7 @@ from typing import Any
 from slugify import slugify
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles import service as articles_service
+from app.articles.queries import visible_counts
 from app.authors.repository import AuthorRepository
 from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.db import utcnow
@@ -56,8 +56,8 @@ async def list_authors(
 
 
 async def to_reads(session: AsyncSession, authors: list[Author], *, now: datetime) -> list[AuthorRead]:
-    counts = await articles_service.visible_counts(
-        session, by="author_id", ids=[author.id for author in authors if author.id], now=now
+    counts = await visible_counts(
+        await session.connection(), by="author_id", ids=[author.id for author in authors if author.id], now=now
     )
     return [
         AuthorRead.model_validate(
@@ -106,6 +106,6 @@ async def update_author(session: AsyncSession, author: Author, *, data: AuthorUp
 
 
 async def delete_author(session: AsyncSession, author: Author) -> None:
-    if await articles_service.author_has_articles(session, author_id=author.id or 0):
+    if await AuthorRepository(session).has_articles(author):
         raise Conflict("The author has articles; reassign or delete them first.")
     await AuthorRepository(session).delete(author)

@@ -6,9 +6,9 @@ ids, categories or tickers a feed carries.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from app.articles.cards import ROLE_ORDER, canonical_url
-from app.models import Article
+from app.articles.cards import card
 
 # Tag URIs (RFC 4151) under the project's own authority: they depend only on the
 # article id, so they survive edits, slug changes and a move of the public site.
@@ -91,49 +91,36 @@ def author_display_name(name: str, kind: str) -> str:
     return f"{name} (AI agent)" if kind == "ai_agent" else name
 
 
-def to_item(article: Article, *, site_url: str, full: bool) -> FeedItem:
-    author = article.author
-    links = sorted(
-        article.ticker_links, key=lambda link: (ROLE_ORDER[link.role], link.ticker.symbol)
-    )
-    image = (
-        FeedImage(article.hero_image_url, article.hero_image_alt or "", article.hero_image_credit)
-        if article.hero_image_url
-        else None
-    )
+def to_item(row: Any, *, site_url: str, full: bool) -> FeedItem:
+    """A feed item from the card a row makes (`app.articles.cards`), so feeds and the JSON
+    API cannot disagree about an article."""
+    shown = card(row, site_url)
+    author = shown["author"]
+    image = shown["hero_image"]
     return FeedItem(
-        id=article_id(article.id or 0),
-        url=canonical_url(site_url, article.slug),
-        title=article.title,
-        summary=article.dek,
-        content_html=article.body_html if full else None,
-        author_name=author_display_name(author.name, author.kind),
-        author_url=f"{site_url}/authors/{author.slug}",
-        ai_generated=author.kind == "ai_agent",
-        published=article.published_at or article.created_at,
-        updated=article.updated_at,
+        id=article_id(shown["id"]),
+        url=shown["canonical_url"],
+        title=shown["title"],
+        summary=shown["dek"],
+        content_html=row.body_html if full else None,
+        author_name=author_display_name(author["name"], author["kind"]),
+        author_url=f"{site_url}/authors/{author['slug']}",
+        ai_generated=shown["ai_generated"],
+        published=shown["published_at"],
+        updated=shown["updated_at"],
         tickers=[
-            FeedTicker(
-                symbol=link.ticker.symbol,
-                name=link.ticker.name,
-                exchange=link.ticker.exchange,
-                asset_class=link.ticker.asset_class,
-                role=link.role,
-            )
-            for link in links
+            FeedTicker(ticker["symbol"], ticker["name"], ticker["exchange"], ticker["asset_class"], ticker["role"])
+            for ticker in shown["tickers"]
         ],
-        tags=sorted(
-            (FeedTag(link.tag.slug, link.tag.name) for link in article.tag_links),
-            key=lambda tag: tag.name.lower(),
-        ),
-        image=image,
+        tags=[FeedTag(tag["slug"], tag["name"]) for tag in shown["tags"]],
+        image=FeedImage(image["url"], image["alt"], image["credit"]) if image else None,
     )
 
 
 def build_document(
-    subject: FeedSubject, articles: list[Article], *, site_url: str, self_url: str, full: bool
+    subject: FeedSubject, rows: list[Any], *, site_url: str, self_url: str, full: bool
 ) -> FeedDocument:
-    items = [to_item(article, site_url=site_url, full=full) for article in articles]
+    items = [to_item(row, site_url=site_url, full=full) for row in rows]
     # Derived from the items, never from the clock, so equal data renders equal bytes.
     updated = max((max(item.updated, item.published) for item in items), default=EPOCH)
     return FeedDocument(

@@ -6,11 +6,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.articles.repository import FeedFilters
+from app.articles.queries import FeedFilters
 from app.caching.http import FEED, Audience, http_cache
-from app.db import SessionDep
+from app.db import ReadConnection
 from app.dependencies import get_clock
 from app.feeds import atom, jsonfeed, rss, service
 from app.feeds.dependencies import FULL_TEXT, feed_audience
@@ -58,7 +58,7 @@ class FeedRequest:
 
     request: Request
     response: Response
-    session: AsyncSession
+    connection: AsyncConnection
     fmt: FeedFormat
     reader: Audience
     now: datetime
@@ -68,14 +68,15 @@ class FeedRequest:
         return str(self.request.app.state.settings.site_url)
 
     async def render(self, subject: FeedSubject, filters: FeedFilters) -> Response:
-        articles = await service.newest_articles(self.session, filters, now=self.now)
+        full = self.reader == FULL_TEXT
+        rows = await service.newest_rows(self.connection, filters, now=self.now, full_text=full)
         document = build_document(
             subject,
-            articles,
+            rows,
             site_url=self.site_url,
             # The self link names the feed, never the partner's key.
             self_url=str(self.request.url.remove_query_params("key")),
-            full=self.reader == FULL_TEXT,
+            full=full,
         )
         render, media_type = RENDERERS[self.fmt]
         # A returned Response does not pick up headers set on `response`; the caching
@@ -84,9 +85,9 @@ class FeedRequest:
 
 
 async def feed_request(
-    request: Request, response: Response, session: SessionDep, fmt: FeedFormat, reader: Reader, now: Clock
+    request: Request, response: Response, connection: ReadConnection, fmt: FeedFormat, reader: Reader, now: Clock
 ) -> FeedRequest:
-    return FeedRequest(request, response, session, fmt, reader, now)
+    return FeedRequest(request, response, connection, fmt, reader, now)
 
 
 Feed = Annotated[FeedRequest, Depends(feed_request)]
@@ -101,16 +102,16 @@ async def get_articles_feed(feed: Feed) -> Response:
 @router.get("/tickers/{symbol}.{fmt}", summary="Get a ticker's feed", **FEED_ROUTE)
 async def get_ticker_feed(feed: Feed, symbol: SymbolPath) -> Response:
     """The newest 50 articles on a ticker (found by symbol or alias, any case)."""
-    return await feed.render(*await service.ticker_subject(feed.session, symbol, feed.site_url))
+    return await feed.render(*await service.ticker_subject(feed.connection, symbol, feed.site_url))
 
 
 @router.get("/authors/{slug}.{fmt}", summary="Get an author's feed", **FEED_ROUTE)
 async def get_author_feed(feed: Feed, slug: SlugPath) -> Response:
     """The newest 50 articles by a journalist or an AI writing agent."""
-    return await feed.render(*await service.author_subject(feed.session, slug, feed.site_url))
+    return await feed.render(*await service.author_subject(feed.connection, slug, feed.site_url))
 
 
 @router.get("/tags/{slug}.{fmt}", summary="Get a tag's feed", **FEED_ROUTE)
 async def get_tag_feed(feed: Feed, slug: SlugPath) -> Response:
     """The newest 50 articles on a topic."""
-    return await feed.render(*await service.tag_subject(feed.session, slug, feed.site_url))
+    return await feed.render(*await service.tag_subject(feed.connection, slug, feed.site_url))

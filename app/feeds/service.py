@@ -1,16 +1,16 @@
 """The subject of each feed and its newest items."""
 
 from datetime import datetime
+from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 
-from app.articles import service as articles_service
-from app.articles.repository import FeedFilters
-from app.authors import service as authors_service
+from app.articles.queries import FeedFilters, feed_rows
 from app.feeds.document import FeedSubject
-from app.models import Article
-from app.tags import service as tags_service
-from app.tickers import service as tickers_service
+from app.models import Author, Tag, Ticker, TickerAlias
+from app.problems import NotFound
 
 FEED_SIZE = 50
 SITE_NAME = "tickerfeed"
@@ -27,22 +27,33 @@ def site_subject(site_url: str) -> tuple[FeedSubject, FeedFilters]:
 
 
 async def ticker_subject(
-    session: AsyncSession, symbol: str, site_url: str
+    connection: AsyncConnection, symbol: str, site_url: str
 ) -> tuple[FeedSubject, FeedFilters]:
-    ticker = await tickers_service.get_ticker(session, symbol)
+    """By symbol or alias, any case."""
+    name = symbol.upper()
+    by_alias = select(TickerAlias.ticker_id).where(TickerAlias.alias == name)
+    statement = select(Ticker.id, Ticker.symbol, Ticker.name).where(
+        or_(col(Ticker.symbol) == name, col(Ticker.id).in_(by_alias))
+    )
+    ticker = (await connection.execute(statement)).first()
+    if ticker is None:
+        raise NotFound(f"No ticker with symbol '{name}'.")
     subject = FeedSubject(
         key=f"ticker:{ticker.symbol}",
         title=f"{SITE_NAME}: {ticker.symbol} ({ticker.name})",
         description=f"Headlines on {ticker.name} ({ticker.symbol}).",
         home_url=f"{site_url}/tickers/{ticker.symbol}",
     )
-    return subject, FeedFilters(ticker_ids=(ticker.id or 0,))
+    return subject, FeedFilters(ticker_ids=(ticker.id,))
 
 
 async def author_subject(
-    session: AsyncSession, slug: str, site_url: str
+    connection: AsyncConnection, slug: str, site_url: str
 ) -> tuple[FeedSubject, FeedFilters]:
-    author = await authors_service.get_author(session, slug)
+    statement = select(Author.id, Author.slug, Author.name, Author.kind, Author.bio).where(Author.slug == slug)
+    author = (await connection.execute(statement)).first()
+    if author is None:
+        raise NotFound(f"No author with slug '{slug}'.")
     label = f"{author.name} (AI agent)" if author.kind == "ai_agent" else author.name
     subject = FeedSubject(
         key=f"author:{author.slug}",
@@ -54,9 +65,12 @@ async def author_subject(
 
 
 async def tag_subject(
-    session: AsyncSession, slug: str, site_url: str
+    connection: AsyncConnection, slug: str, site_url: str
 ) -> tuple[FeedSubject, FeedFilters]:
-    tag = await tags_service.get_tag(session, slug)
+    statement = select(Tag.id, Tag.slug, Tag.name, Tag.description).where(Tag.slug == slug)
+    tag = (await connection.execute(statement)).first()
+    if tag is None:
+        raise NotFound(f"No tag with slug '{slug}'.")
     subject = FeedSubject(
         key=f"tag:{tag.slug}",
         title=f"{SITE_NAME}: {tag.name}",
@@ -66,8 +80,7 @@ async def tag_subject(
     return subject, FeedFilters(tag_id=tag.id)
 
 
-async def newest_articles(
-    session: AsyncSession, filters: FeedFilters, *, now: datetime
-) -> list[Article]:
-    rows = await articles_service.list_feed(session, filters, now=now, limit=FEED_SIZE, after=None)
-    return [article for article, _ in rows]
+async def newest_rows(
+    connection: AsyncConnection, filters: FeedFilters, *, now: datetime, full_text: bool
+) -> list[Any]:
+    return await feed_rows(connection, filters, now=now, limit=FEED_SIZE, full_text=full_text)

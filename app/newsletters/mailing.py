@@ -8,7 +8,6 @@ from email.message import Message
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles.cards import to_card
 from app.articles.schemas import ArticleCard
 from app.mail.rendering import RenderedMail, render_edition
 from app.mail.transport import Outgoing, build_message
@@ -47,13 +46,11 @@ class EditionCache:
         key = (newsletter_id, day)
         if key not in self.editions:
             newsletter = await session.get_one(Newsletter, newsletter_id)
-            articles = await service.edition_articles(
-                session, newsletter, day, now=now, limit=settings.edition_max_articles
+            cards = await service.edition_cards(
+                await session.connection(), newsletter, day,
+                now=now, limit=settings.edition_max_articles, site_url=settings.site_url,
             )
-            self.editions[key] = (
-                newsletter,
-                [to_card(article, settings.site_url) for article in articles],
-            )
+            self.editions[key] = (newsletter, [ArticleCard.model_validate(card) for card in cards])
         return self.editions[key]
 
 

@@ -1,15 +1,14 @@
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api_keys.dependencies import Admin
-from app.articles.cards import to_card
-from app.db import SessionDep
+from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.models import Newsletter
 from app.newsletters import service
-from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead, NewsletterRef
+from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import InvalidFields, problem_responses
 from app.caching.http import ITEM, LIST, http_cache
@@ -97,11 +96,11 @@ async def create_newsletter(
 )
 async def get_edition(
     request: Request,
-    session: SessionDep,
+    connection: ReadConnection,
     newsletter: NewsletterBySlug,
     day: EditionDate,
     now: Clock,
-) -> Edition:
+) -> Any:
     """The day's headlines: cards of articles published that day in the newsletter's time zone, newest first."""
     try:
         edition_day = date.fromisoformat(day)
@@ -109,12 +108,12 @@ async def get_edition(
         raise InvalidFields.one(["path", "day"], "is not a calendar date") from exc
     service.require_edition_day(newsletter, edition_day, loc=["path", "day"])
     settings = request.app.state.settings
-    articles = await service.edition_articles(
-        session, newsletter, edition_day, now=now, limit=settings.edition_max_articles
+    cards = await service.edition_cards(
+        connection, newsletter, edition_day, now=now, limit=settings.edition_max_articles, site_url=settings.site_url
     )
-    return Edition(
-        newsletter=NewsletterRef(slug=newsletter.slug, name=newsletter.name),
-        date=edition_day,
-        time_zone=newsletter.time_zone,
-        articles=[to_card(article, settings.site_url) for article in articles],
-    )
+    return {
+        "newsletter": {"slug": newsletter.slug, "name": newsletter.name},
+        "date": edition_day,
+        "time_zone": newsletter.time_zone,
+        "articles": cards,
+    }

@@ -27,8 +27,9 @@ async def queue_edition(
     except ValueError as exc:
         raise InvalidFields.one(["date"], "must be YYYY-MM-DD") from exc
     service.require_edition_day(newsletter, edition_day, loc=["date"])
-    articles = await service.edition_articles(
-        session, newsletter, edition_day, now=now, limit=settings.edition_max_articles
+    articles = await service.edition_cards(
+        await session.connection(), newsletter, edition_day,
+        now=now, limit=settings.edition_max_articles, site_url=settings.site_url,
     )
     queued = 0
     if articles or allow_empty:

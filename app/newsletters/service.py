@@ -5,12 +5,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles import service as articles_service
-from app.articles.repository import FeedFilters
+from app.articles.cards import card
+from app.articles.queries import FeedFilters, feed_rows
 from app.keyset import ascending_page
-from app.models import Article, Newsletter
+from app.models import Newsletter
 from app.newsletters.repository import NewsletterRepository
 from app.newsletters.schemas import NewsletterCreate
 from app.problems import Conflict, InvalidFields, NotFound
@@ -91,12 +92,10 @@ def local_today(newsletter: Newsletter, now: datetime) -> date:
     return now.astimezone(ZoneInfo(newsletter.time_zone)).date()
 
 
-async def edition_articles(
-    session: AsyncSession, newsletter: Newsletter, day: date, *, now: datetime, limit: int
-) -> list[Article]:
-    """The day's published articles, newest first; later ones appear once they are due."""
+async def edition_cards(
+    connection: AsyncConnection, newsletter: Newsletter, day: date, *, now: datetime, limit: int, site_url: str
+) -> list[dict[str, Any]]:
+    """The day's published articles as cards, newest first; later ones appear once they are due."""
     since, until = edition_window(newsletter, day)
-    rows = await articles_service.list_feed(
-        session, FeedFilters(since=since, until=until), now=now, limit=limit, after=None
-    )
-    return [article for article, _ in rows]
+    rows = await feed_rows(connection, FeedFilters(since=since, until=until), now=now, limit=limit)
+    return [card(row, site_url) for row in rows]

@@ -1,14 +1,13 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api_keys.dependencies import ContentWriter
-from app.articles.feed import feed_page
-from app.articles.repository import FeedFilters
+from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
-from app.db import SessionDep
+from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN
 from app.models import Tag
@@ -66,11 +65,11 @@ async def get_tag(session: SessionDep, tag: TagBySlug, now: Clock) -> TagRead:
     responses=problem_responses(400, 404, 422),
 )
 async def list_tag_articles(
-    request: Request, response: Response, session: SessionDep, tag: TagBySlug, page: PageParams, now: Clock
-) -> Page[ArticleCard]:
+    request: Request, response: Response, connection: ReadConnection, slug: TagSlugPath, page: PageParams, now: Clock
+) -> Any:
     """Articles on this topic, newest first."""
-    filters = FeedFilters(tag_id=tag.id)
-    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+    filters = await subfeed_filters(connection, tag=slug)
+    return await feed_page(request, response, connection, filters=filters, page=page, now=now)
 
 
 @router.post(

@@ -3,7 +3,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles import service as articles_service
+from app.articles.queries import visible_counts
 from app.keyset import ascending_page
 from app.models import Tag
 from app.problems import Conflict, InvalidFields, NotFound
@@ -48,8 +48,8 @@ async def list_tags(session: AsyncSession, *, after: list[Any] | None, limit: in
 
 
 async def to_reads(session: AsyncSession, tags: list[Tag], *, now: datetime) -> list[TagRead]:
-    counts = await articles_service.visible_counts(
-        session, by="tag_id", ids=[tag.id for tag in tags if tag.id], now=now
+    counts = await visible_counts(
+        await session.connection(), by="tag_id", ids=[tag.id for tag in tags if tag.id], now=now
     )
     return [
         TagRead.model_validate(tag.model_dump() | {"article_count": counts.get(tag.id or 0, (0, None))[0]})

@@ -1,14 +1,13 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.api_keys.dependencies import ContentWriter
-from app.articles.feed import feed_page
-from app.articles.repository import FeedFilters
+from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
-from app.db import SessionDep
+from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SYMBOL_PATTERN, line
 from app.models import Ticker
@@ -76,11 +75,11 @@ async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) ->
     responses=problem_responses(400, 404, 422),
 )
 async def list_ticker_articles(
-    request: Request, response: Response, session: SessionDep, ticker: TickerBySymbol, page: PageParams, now: Clock
-) -> Page[ArticleCard]:
+    request: Request, response: Response, connection: ReadConnection, symbol: SymbolPath, page: PageParams, now: Clock
+) -> Any:
     """More on this ticker, newest first, whether it is primary or mentioned."""
-    filters = FeedFilters(ticker_ids=(ticker.id,))  # type: ignore[arg-type]
-    return await feed_page(request, response, session, filters=filters, page=page, now=now)
+    filters = await subfeed_filters(connection, symbol=symbol)
+    return await feed_page(request, response, connection, filters=filters, page=page, now=now)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles import service as articles_service
+from app.articles.queries import visible_counts
 from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Ticker, TickerAlias
@@ -79,8 +79,8 @@ async def list_tickers(
 
 
 async def to_reads(session: AsyncSession, tickers: list[Ticker], *, now: datetime) -> list[TickerRead]:
-    stats = await articles_service.visible_counts(
-        session, by="ticker_id", ids=[ticker.id for ticker in tickers if ticker.id], now=now
+    stats = await visible_counts(
+        await session.connection(), by="ticker_id", ids=[ticker.id for ticker in tickers if ticker.id], now=now
     )
     reads = []
     for ticker in tickers:

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.settings import Settings
@@ -23,6 +23,7 @@ async def daily(session: AsyncSession) -> Any:
 def limited_app(
     settings: Settings,
     engine: AsyncEngine,
+    connection: AsyncConnection,
     sessionmaker: Any,
     clock: Any,
     smtp: SmtpServer,
@@ -30,7 +31,7 @@ def limited_app(
     **limits: Any,
 ) -> Any:
     values = {"redis_url": redis_url(), "rate_limit_prefix": prefix, "send_mail_on_request": False}
-    return build_app(mail_settings(settings, smtp, **values | limits), engine, sessionmaker, clock)
+    return build_app(mail_settings(settings, smtp, **values | limits), engine, connection, sessionmaker, clock)
 
 
 def client_for(app: Any, peer: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -42,13 +43,14 @@ def client_for(app: Any, peer: str = "127.0.0.1") -> httpx.AsyncClient:
 def make_app(
     settings: Settings,
     engine: AsyncEngine,
+    connection: AsyncConnection,
     sessionmaker: Any,
     clock: Any,
     smtp: SmtpServer,
     limiter_prefix: str,
 ) -> Any:
     def make(**limits: Any) -> Any:
-        return limited_app(settings, engine, sessionmaker, clock, smtp, limiter_prefix, **limits)
+        return limited_app(settings, engine, connection, sessionmaker, clock, smtp, limiter_prefix, **limits)
 
     return make
 
