@@ -98,6 +98,11 @@ class ServiceUnavailable(Problem):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class BodyTooLarge(Problem):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    kind = "body-too-large"
+
+
 class UnsupportedMediaType(Problem):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     kind = "unsupported-media-type"

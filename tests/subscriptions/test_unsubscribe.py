@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Subscriber, SubscriberEvent
 from app.subscriptions import tokens
+from tests.helpers import assert_problem, problem
 from tests.mail_fixtures import SmtpServer, link_token
 from tests.subscriber_factories import confirm_by_mail, create_newsletter, subscribe
 
@@ -270,4 +272,144 @@ class TestOneClickBody:
         )
 
         assert response.status_code == 200
+        assert response.json()["status"] == "unsubscribed"
+
+
+MULTIPART = "multipart/form-data; boundary=b"
+EMPTY_PART = b"--b\r\n\r\n"
+NESTED_PART = b"--b\r\nContent-Type: multipart/form-data; boundary=b\r\n\r\n"
+
+
+def nested_parts(depth: int) -> bytes:
+    """Each part a multipart of its own, one level deeper (a boundary per level)."""
+    return b"".join(
+        b"--%d\r\nContent-Type: multipart/mixed; boundary=%d\r\n\r\n" % (level, level + 1)
+        for level in range(depth)
+    )
+ONE_KIB = problem(413, "body-too-large", "The request body exceeds 1024 bytes.")
+
+
+async def chunks(body: bytes, size: int = 65_536) -> AsyncIterator[bytes]:
+    """A body sent without Content-Length (chunked), as a client may do to dodge a length check."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+class TestHostileBodies:
+    """Issue 10, item 1: the route reads at most 1 KiB, and parses it in time linear in
+    that KiB, before it looks at any token. A megabyte of empty multipart parts took 6 s
+    of the event loop (every request of the worker waited), and nested parts raised
+    RecursionError (a 500)."""
+
+    async def test_a_megabyte_of_empty_parts_is_refused_unparsed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = EMPTY_PART * (1_000_000 // len(EMPTY_PART))
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe", content=body, headers={"Content-Type": MULTIPART}
+        )
+
+        assert_problem(response, ONE_KIB)
+
+    async def test_a_chunked_body_is_refused_past_one_kib(self, client: httpx.AsyncClient) -> None:
+        body = EMPTY_PART * (1_000_000 // len(EMPTY_PART))
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            content=chunks(body),
+            headers={"Content-Type": MULTIPART},
+        )
+
+        assert "content-length" not in response.request.headers
+        assert_problem(response, ONE_KIB)
+
+    async def test_deeply_nested_parts_are_a_4xx_not_a_500(self, client: httpx.AsyncClient) -> None:
+        body = nested_parts(3_500)  # 190 KB
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=0"},
+        )
+
+        assert_problem(response, ONE_KIB)
+
+    @pytest.mark.parametrize(
+        ("content_type", "body"),
+        [
+            ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click&" + b"x=" * 600),
+            ("application/json", b'{"token": "' + b"a" * 1100 + b'"}'),
+        ],
+        ids=["form", "json"],
+    )
+    async def test_any_body_over_one_kib_is_a_413(
+        self, client: httpx.AsyncClient, content_type: str, body: bytes
+    ) -> None:
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe", content=body, headers={"Content-Type": content_type}
+        )
+
+        assert_problem(response, ONE_KIB)
+
+    @pytest.mark.parametrize(
+        ("content_type", "body"),
+        [
+            (MULTIPART, NESTED_PART * 20),
+            ("multipart/form-data; boundary=0", nested_parts(18)),
+            (MULTIPART, EMPTY_PART * 140),
+            (MULTIPART, b""),
+            (MULTIPART, b"--b\r\nno blank line after the headers"),
+            (MULTIPART, b'--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click'),
+            (MULTIPART, b"\xff\xfe\x00" * 300),
+            ("multipart/form-data", b"--\r\n\r\n--"),
+            ("multipart/form-data; boundary=" + "b" * 71, b"--" + b"b" * 71 + b"--"),
+            ("multipart/form-data; boundary=\"", b"--b--"),
+            ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click&" * 30),
+            ("application/x-www-form-urlencoded", b"List-Unsubscribe=\xff%ff%"),
+            ("application/json", b"[" * 1000),
+            ("application/json", b'{"token": "\xff"}'),
+        ],
+        ids=[
+            "nested-same-boundary", "nested", "empty-parts", "empty", "no-header-end", "not-closed", "binary",
+            "no-boundary", "boundary-too-long", "broken-parameter", "many-fields", "bad-utf8",
+            "nested-json", "bad-utf8-json",
+        ],
+    )
+    async def test_malformed_small_bodies_are_4xx_problems(
+        self, client: httpx.AsyncClient, content_type: str, body: bytes
+    ) -> None:
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            params={"token": "1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+            content=body,
+            headers={"Content-Type": content_type},
+        )
+
+        assert 400 <= response.status_code < 500, response.text
+        assert response.status_code != 401  # refused for the body, before the token is looked at
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_the_rfc_8058_multipart_example_unsubscribes(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession
+    ) -> None:
+        """RFC 8058 §8.3, with errata 5117 and 8927 applied: a receiver SHOULD send
+        multipart/form-data (§3.2), so it stays accepted, within the same 1 KiB."""
+        token = await unsubscribe_token(client, smtp, session)
+        body = (
+            b"---FormBoundaryjWmhtjORrn\r\n"
+            b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n'
+            b"\r\n"
+            b"One-Click\r\n"
+            b"---FormBoundaryjWmhtjORrn--\r\n"
+        )
+
+        response = await client.post(
+            "/v1/subscriptions/unsubscribe",
+            params={"token": token},
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=-FormBoundaryjWmhtjORrn"},
+        )
+
+        assert response.status_code == 200, response.text
         assert response.json()["status"] == "unsubscribed"
