@@ -1,4 +1,4 @@
-"""The results as a Markdown document: machine, ceilings, workloads, scaling, notes."""
+"""The results as a Markdown document: machine, ceilings, workloads, scaling, W8, notes."""
 
 import os
 import platform
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load_generator import Result
+from bench.storm import TARGET, Storm, StormRun
 
 
 @dataclass
@@ -71,9 +72,57 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def storm_table(storm: Storm) -> list[str]:
+    """W8: the mix without and with the writer, the writes, and what the next reader saw."""
+    if storm.skipped:
+        return [f"Skipped: {storm.skipped}."]
+    w = storm.writes
+    hits_from = "counted in the server" if storm.storm is None or storm.storm.hits is not None else (
+        "Redis keyspace hits / (hits + misses), the whole Redis server")
+    lines = [
+        f"Mix: {storm.mix}. Writer: one `POST /v1/articles` (published, 1–3 tickers) at every whole second "
+        "and one `PATCH` of an old article's dek half a second later, through the same server's API.",
+        "",
+        f"| Run | req/s | p50 ms | p99 ms | errors | served from the cache ({hits_from}) | ratio to no writer "
+        "| published (201) | edited (200) | visible on next request | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+
+    def cells(run: StormRun) -> str:
+        r = run.result
+        return (f"{_cell(r.rps, 0)} | {_cell(r.p50_ms, 2)} | {_cell(r.p99_ms, 2)} | {r.errors} | "
+                f"{_percent(run.hit_ratio)}")
+
+    if storm.baseline:
+        lines.append(f"| mix, no writer | {cells(storm.baseline)} | — | — | — | — | |")
+    if storm.storm:
+        visible = f"{w.visible}/{w.acknowledged} ({w.visible / w.acknowledged:.0%})" if w.acknowledged else "0/0"
+        lines.append(
+            f"| W8, with writer | {cells(storm.storm)} | {_percent(storm.ratio)} | {w.acknowledged}/{w.publishes} "
+            f"| {w.edited}/{w.edits} | {visible} | {TARGET}: {'met' if storm.met else 'missed'} |"
+        )
+    notes = list(storm.notes)
+    if w.latencies_ms:
+        ordered = sorted(w.latencies_ms)
+        notes.append(f"Write latency (POST and PATCH): median {ordered[len(ordered) // 2]:.1f} ms, "
+                     f"max {ordered[-1]:.1f} ms.")
+    for run, label in ((storm.baseline, "no writer"), (storm.storm, "with writer")):
+        if run:
+            notes.append(f"Redis INFO over the run ({label}, the whole Redis server; every look-up also reads "
+                         f"the state hash): keyspace hits +{run.redis_hits:,}, misses +{run.redis_misses:,}.")
+    notes += [f"Write problem: {problem}" for problem in w.problems[:5]]
+    if len(w.problems) > 5:
+        notes.append(f"… and {len(w.problems) - 5} more write problems.")
+    return lines + ([""] + [f"- {note}" for note in notes] if notes else [])
+
+
 def document(
     *, size: str, backend: str, database: str, load_tool: str, sections: list[tuple[str, list[Row]]],
-    notes: list[str],
+    notes: list[str], storm: Storm | None = None,
 ) -> str:
     now = datetime.now(UTC)
     out = [
@@ -88,6 +137,8 @@ def document(
     ]
     for title, rows in sections:
         out += [f"## {title}", "", *table(rows), ""]
+    if storm is not None:
+        out += ["## W8 publish storm, with the shared cache (Redis)", "", *storm_table(storm), ""]
     if notes:
         out += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     return "\n".join(out)

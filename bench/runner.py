@@ -2,7 +2,6 @@
 
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from bench.inputs import Inputs, gather
 from bench.load import load
 from bench.load_generator import WRK_HINT, Result, have_wrk, run_httpx, run_wrk
 from bench.report import Row, document
-from bench.server import Server, cpu_seconds, serve
+from bench.server import Server, prime_cache, serve, wait_until_idle
+from bench.storm import Storm, mix_paths, publish_storm
 
 BENCH_DIR = Path(__file__).resolve().parent
 SECRET = "benchmark-secret-not-for-production"
@@ -87,10 +87,14 @@ class Bench:
         path.write_text("\n".join(paths) + "\n")
         return path
 
+    @property
+    def load(self) -> Callable[..., Result]:
+        return run_wrk if self.wrk else run_httpx
+
     def measure(
         self, server: Server, paths: Path, header: tuple[str, str] | None = None, *, prime: bool = False
     ) -> tuple[Result, int, float]:
-        run: Callable[..., Result] = run_wrk if self.wrk else run_httpx
+        run = self.load
         if prime:
             prime_cache(server, paths, header)
         if self.options.warmup > 0:
@@ -103,7 +107,7 @@ class Bench:
     def row(self, name: str, description: str, server: Server, paths: Path,
             header: tuple[str, str] | None = None, target: str = "", *, prime: bool = False) -> Row:
         result, rss, cpu_ms = self.measure(server, paths, header, prime=prime)
-        print(f"  {name:<4} {description:<44} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+        print(f"  {name:<7} {description:<44} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
               f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}  rss {rss / 1024:.0f} MB  "
               f"cpu {cpu_ms:.2f} ms/req", flush=True)
         return Row(name, description, result, rss, target=target, cpu_ms=cpu_ms)
@@ -121,10 +125,11 @@ def run(options: Options) -> Path:
     url, inputs = prepare(options)
     with tempfile.TemporaryDirectory(prefix="tickerfeed-bench-") as folder:
         bench = Bench(options, Path(folder))
-        sections, notes = execute(bench, url, inputs)
+        sections, storm, notes = execute(bench, url, inputs)
     text = document(
         size=options.size, backend=options.backend, database=inputs.server_version,
         load_tool="wrk" if bench.wrk else "httpx (wrk missing)", sections=sections, notes=notes + options.notes,
+        storm=storm,
     )
     print("\n" + text)
     options.results_dir.mkdir(parents=True, exist_ok=True)
@@ -147,58 +152,23 @@ MODES = (
 )
 
 
-def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, list[Row]]], list[str]]:
-    big = inputs.article_count >= 1_000_000
+def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, list[Row]]], Storm | None, list[str]]:
     wanted = bench.options.only
     notes: list[str] = []
     w1 = bench.paths_file("w1", ["/v1/articles?limit=20"])
     prefix = f"tickerfeed-bench:{uuid.uuid4().hex}"
     redis_up = redis_answers(bench.options.redis_url)
     sections: list[tuple[str, list[Row]]] = []
+    storm = None
     try:
-        for mode in MODES:
-            if mode.shared_cache and not redis_up:
-                notes.append(f"Redis did not answer at {bench.options.redis_url}: the shared-cache workloads did not run.")
-                continue
-            env = app_env(url, redis_url=bench.options.redis_url, shared_cache=mode.shared_cache, prefix=prefix)
-            with serve("app.main:create_app", env=env) as app_server:
-                first = httpx.get(app_server.url + "/v1/articles?limit=20", timeout=10)
-                first.raise_for_status()
-                if not sections:
-                    body_file = bench.workdir / "w1-body.json"
-                    body_file.write_bytes(first.content)
-                    # The app server idles (no CPU) while the ceilings run on their own servers.
-                    sections.append(("Ceilings", measure_ceilings(bench, w1, body_file)))
-                ceilings = sections[0][1]
-                b = ceilings[1].result.rps if ceilings[1].result else None
-                c = ceilings[2].result.rps if ceilings[2].result else None
-                has_rss = httpx.get(app_server.url + "/feeds/articles.rss", timeout=10).status_code == 200
-                targets = mode.targets if big else {}
-                workloads, skipped = define_workloads(inputs, first.headers.get("ETag"), has_rss, targets)
-                print(mode.title.lower(), flush=True)
-                rows: list[Row] = []
-                for name, description, paths, header in workloads:
-                    if wanted and name not in wanted:
-                        continue
-                    target = targets.get(name[:2], "") if name != "W4-deep" else "within 10% of W1"
-                    wait_until_idle(app_server)
-                    # With the shared cache, every page is requested once first: the run measures hits.
-                    row = bench.row(name, description, app_server, bench.paths_file(name, paths), header, target,
-                                    prime=mode.shared_cache)
-                    row.ceiling = c if name == "W6" else b
-                    rows.append(row)
-            rows += skipped
-            cancel_leftover_queries(url)
-            sections.append((mode.title, rows))
+        # W8 and the scaling run need nothing from the modes, not even the ceilings.
+        if not wanted or set(wanted) - {"W8", "scale"}:
+            sections, notes = measure_modes(bench, url, inputs, w1, prefix, redis_up)
+        if not wanted or "W8" in wanted:
+            storm = measure_storm(bench, url, inputs, prefix, redis_up)
     finally:
         if redis_up:
             forget_cache(bench.options.redis_url, prefix)
-    if big:
-        for _, rows in sections[1:]:
-            for row in rows:
-                if row.result and row.peak_rss_kib > 150 * 1024:
-                    notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
-    notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
 
     scaling: list[Row] = []
     if bench.options.workers and (not wanted or "scale" in wanted):
@@ -220,14 +190,86 @@ def execute(bench: Bench, url: str, inputs: Inputs) -> tuple[list[tuple[str, lis
         )
     if scaling:
         sections.append(("W1 scaling with workers, no shared cache (ratio to one worker)", scaling))
+    return sections, storm, notes
+
+
+# Targets that are not their workload family's (`targets` is keyed on "W1"…"W6").
+OWN_TARGETS = {"W4-deep": "within 10% of W1", "W2-long": ""}
+
+
+def measure_modes(
+    bench: Bench, url: str, inputs: Inputs, w1: Path, prefix: str, redis_up: bool
+) -> tuple[list[tuple[str, list[Row]]], list[str]]:
+    """The ceilings, then every workload without and with the shared cache."""
+    big = inputs.article_count >= 1_000_000
+    wanted = bench.options.only
+    notes: list[str] = []
+    sections: list[tuple[str, list[Row]]] = []
+    for mode in MODES:
+        if mode.shared_cache and not redis_up:
+            notes.append(f"Redis did not answer at {bench.options.redis_url}: the shared-cache workloads did not run.")
+            continue
+        env = app_env(url, redis_url=bench.options.redis_url, shared_cache=mode.shared_cache, prefix=prefix)
+        with serve("app.main:create_app", env=env) as app_server:
+            first = httpx.get(app_server.url + "/v1/articles?limit=20", timeout=10)
+            first.raise_for_status()
+            if not sections:
+                body_file = bench.workdir / "w1-body.json"
+                body_file.write_bytes(first.content)
+                # The app server idles (no CPU) while the ceilings run on their own servers.
+                sections.append(("Ceilings", measure_ceilings(bench, w1, body_file)))
+            ceilings = sections[0][1]
+            b = ceilings[1].result.rps if ceilings[1].result else None
+            c = ceilings[2].result.rps if ceilings[2].result else None
+            has_rss = httpx.get(app_server.url + "/feeds/articles.rss", timeout=10).status_code == 200
+            targets = mode.targets if big else {}
+            workloads, skipped = define_workloads(inputs, first.headers.get("ETag"), has_rss, targets)
+            print(mode.title.lower(), flush=True)
+            rows: list[Row] = []
+            for name, description, paths, header in workloads:
+                if wanted and name not in wanted:
+                    continue
+                target = OWN_TARGETS.get(name, targets.get(name[:2], ""))
+                wait_until_idle(app_server)
+                # With the shared cache, every page is requested once first: the run measures hits.
+                row = bench.row(name, description, app_server, bench.paths_file(name, paths), header, target,
+                                prime=mode.shared_cache)
+                row.ceiling = c if name == "W6" else b
+                rows.append(row)
+        rows += [row for row in skipped if not wanted or row.name in wanted]
+        cancel_leftover_queries(url)
+        sections.append((mode.title, rows))
+    if big:
+        for _, rows in sections[1:]:
+            for row in rows:
+                if row.result and row.peak_rss_kib > 150 * 1024:
+                    notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
+    notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
     return sections, notes
 
 
-def prime_cache(server: Server, paths: Path, header: tuple[str, str] | None) -> None:
-    headers = dict([header]) if header else {}
-    with httpx.Client(base_url=server.url, timeout=60, headers=headers) as client:
-        for path in dict.fromkeys(paths.read_text().split()):
-            client.get(path)
+def measure_storm(bench: Bench, url: str, inputs: Inputs, prefix: str, redis_up: bool) -> Storm:
+    """W8 on a server of its own (the app, plus a count of cache hits), shared cache on."""
+    print("W8 publish storm (shared cache)", flush=True)
+    if not redis_up:
+        return Storm(mix="", skipped=f"Redis did not answer at {bench.options.redis_url}")
+    env = app_env(url, redis_url=bench.options.redis_url, shared_cache=True, prefix=prefix)
+    storm = publish_storm(
+        url, inputs, env, bench.paths_file("w8", mix_paths(inputs)), load=bench.load,
+        warmup=bench.options.warmup, duration=bench.options.duration, redis_url=bench.options.redis_url,
+    )
+    cancel_leftover_queries(url)
+    if bench.options.backend != "postgresql":
+        storm.notes.append("W8 is defined on PostgreSQL; on SQLite this run only checks the harness.")
+    for label, run in (("mix, no writer", storm.baseline), ("W8, with writer", storm.storm)):
+        if run:
+            ratio = f"{run.hit_ratio:.1%}" if run.hit_ratio is not None else "?"
+            print(f"  {label:<16} {run.result.rps:>9,.0f} req/s  p50 {run.result.p50_ms:6.2f} ms  "
+                  f"p99 {run.result.p99_ms:7.2f} ms  errors {run.result.errors}  cache hits {ratio}", flush=True)
+    w = storm.writes
+    print(f"  writes: {w.acknowledged}/{w.publishes} published, {w.edited}/{w.edits} edited, "
+          f"visible on next request {w.visible}/{w.acknowledged}", flush=True)
+    return storm
 
 
 def redis_answers(redis_url: str) -> bool:
@@ -275,16 +317,6 @@ def cancel_leftover_queries(url: str) -> None:
     asyncio.run(cancel())
 
 
-def wait_until_idle(server: Server, *, limit: float = 60.0) -> None:
-    """Waits (up to `limit` s) until the server stops working off the previous workload."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        before = sum(cpu_seconds(pid) for pid in server.worker_pids())
-        time.sleep(0.5)
-        if sum(cpu_seconds(pid) for pid in server.worker_pids()) - before < 0.05:
-            return
-
-
 def measure_ceilings(bench: Bench, w1: Path, body_file: Path) -> list[Row]:
     print("ceilings", flush=True)
     with serve("bench.ceilings:raw_app", env={}, factory=False) as server:
@@ -307,6 +339,9 @@ def define_workloads(
     workloads: list[Workload] = [
         ("W1", "feed page `?limit=20`", ["/v1/articles?limit=20"], None),
         ("W2", f"article by slug ({len(inputs.slugs)} random)", [f"/v1/articles/{s}" for s in inputs.slugs], None),
+        ("W2-long", f"article by slug ({len(inputs.long_slugs)} longest bodies: HTML "
+                    f"{inputs.long_body_chars / 1000:.1f}k chars, W2's {inputs.body_chars / 1000:.1f}k)",
+         [f"/v1/articles/{s}" for s in inputs.long_slugs], None),
         ("W3", f"ticker feed ({len(inputs.symbols)} random)",
          [f"/v1/articles?ticker={quote(s)}&limit=20" for s in inputs.symbols], None),
         *[(f"W4{'-deep' if depth >= 500_000 else ''}", f"page after {depth:,} by cursor",

@@ -138,3 +138,21 @@ def _wait_until_up(server: Server, timeout: float = 90.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def prime_cache(server: Server, paths: Path, header: tuple[str, str] | None = None) -> None:
+    """Requests every distinct path once, so that the shared cache holds them all."""
+    headers = dict([header]) if header else {}
+    with httpx.Client(base_url=server.url, timeout=60, headers=headers) as client:
+        for path in dict.fromkeys(paths.read_text().split()):
+            client.get(path)
+
+
+def wait_until_idle(server: Server, *, limit: float = 60.0) -> None:
+    """Waits (up to `limit` s) until the server stops working off the previous workload."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pid) for pid in server.worker_pids())
+        time.sleep(0.5)
+        if sum(cpu_seconds(pid) for pid in server.worker_pids()) - before < 0.05:
+            return
