@@ -2,7 +2,6 @@
 content:encoded for full text, dc:creator for names (RSS `author` must be an e-mail),
 media:content for the hero image (an `enclosure` needs a byte length we do not know)."""
 
-import html
 from email.utils import format_datetime
 
 from lxml import etree
@@ -16,6 +15,7 @@ from app.feeds.xml import (
     MEDIA_NS,
     add_tickers,
     child,
+    html_text,
     image_type,
     rfc3339,
     serialize,
@@ -34,11 +34,11 @@ NAMESPACES = {
 
 def _item(channel: etree._Element, item: FeedItem, site_url: str) -> None:
     element = child(channel, "item")
-    child(element, "title", item.title)
+    # Readers render RSS `title` and `description` as HTML: `<` in a headline stays text.
+    child(element, "title", html_text(item.title))
     child(element, "link", item.url)
     child(element, "guid", item.id, isPermaLink="false")
-    # RSS readers treat `description` as HTML: escape the plain-text dek so `<` stays text.
-    child(element, "description", html.escape(item.summary, quote=False))
+    child(element, "description", html_text(item.summary))
     if item.content_html is not None:
         child(element, f"{{{CONTENT_NS}}}encoded", item.content_html)
     child(element, f"{{{DC_NS}}}creator", item.author_name)
@@ -65,9 +65,9 @@ def _item(channel: etree._Element, item: FeedItem, site_url: str) -> None:
 def render_rss(document: FeedDocument) -> bytes:
     root = etree.Element("rss", {"version": "2.0"}, nsmap=NAMESPACES)  # type: ignore[arg-type]
     channel = child(root, "channel")
-    child(channel, "title", document.title)
+    child(channel, "title", html_text(document.title))
     child(channel, "link", document.home_url)
-    child(channel, "description", html.escape(document.description, quote=False))
+    child(channel, "description", html_text(document.description))
     child(channel, "language", document.language)
     child(
         channel,

@@ -4,6 +4,7 @@ lxml escapes `&`, `<` and quotes itself; what it refuses are characters XML 1.0 
 carry at all (most C0 controls), so text is cleaned of those before it goes in.
 """
 
+import html
 import mimetypes
 import re
 from datetime import UTC, datetime
@@ -26,6 +27,14 @@ NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010
 
 def clean(text: str) -> str:
     return NOT_XML_CHAR.sub("", text)
+
+
+def html_text(text: str) -> str:
+    """Plain text for an element that readers render as HTML, escaped once more than XML
+    needs so that markup in it shows as text. RSS 2.0 never says which of its elements
+    are HTML; readers render `description` and, often, `title` as HTML, so both take
+    this. (Atom says `type="text"`, and JSON Feed titles and summaries are text.)"""
+    return html.escape(text, quote=False)
 
 
 def child(
