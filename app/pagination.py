@@ -3,6 +3,8 @@
 A cursor holds the sort key of the last row served and a fingerprint of the filters
 it was made for, signed with the settings secret: a forged, altered or misapplied
 cursor is a 400 rather than a wrong page or a 500 (after sqlakeyset's `InvalidPage`).
+A signature only proves who wrote a cursor as long as the secret is kept, so the
+contents are checked too: each value must be one the API could have written.
 """
 
 import base64
@@ -10,9 +12,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, NoReturn, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
@@ -20,6 +23,9 @@ from pydantic import BaseModel
 from app.problems import InvalidCursor, InvalidFields
 
 CURSOR_VERSION = 1
+NOT_ISSUED = "The cursor is not one this API issued."
+# Keys are ids of INTEGER columns: a larger value overflows the database driver.
+MIN_KEY_INT, MAX_KEY_INT = -(2**31), 2**31 - 1
 T = TypeVar("T")
 
 
@@ -70,49 +76,85 @@ class CursorCodec:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError) as exc:
-            raise InvalidCursor("The cursor is not one this API issued.") from exc
+            raise InvalidCursor(NOT_ISSUED) from exc
         signature, payload = raw[:16], raw[16:]
         if not hmac.compare_digest(signature, self._sign(payload)):
-            raise InvalidCursor("The cursor is not one this API issued.")
-        data = json.loads(payload)
+            raise InvalidCursor(NOT_ISSUED)
+        data = _json_object(payload)
         if data.get("v") != CURSOR_VERSION:
             raise InvalidCursor("The cursor has expired; start again from the first page.")
         if data.get("s") != scope:
             raise InvalidCursor("The cursor belongs to a different list or filter.")
         values = data.get("k")
         if not isinstance(values, list) or len(values) != len(parsers):
-            raise InvalidCursor("The cursor is not one this API issued.")
+            raise InvalidCursor(NOT_ISSUED)
         try:
             return [parse(value) for parse, value in zip(parsers, values, strict=True)]
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not one this API issued.") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidCursor(NOT_ISSUED) from exc
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    """The payload as the JSON object `encode` writes: strict UTF-8, no NaN or Infinity."""
+    try:
+        data = json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidCursor(NOT_ISSUED) from exc
+    if not isinstance(data, dict):
+        raise InvalidCursor(NOT_ISSUED)
+    return data
 
 
 def _to_json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+# The parsers below raise TypeError, ValueError or OverflowError for anything `encode`
+# never writes; `decode` turns each into a 400.
+
+
 def parse_datetime(value: Any) -> datetime:
+    """An aware timestamp, in UTC. The database layer refuses naive ones (a 500 if they
+    got there), and moving one near year 1 or 9999 to UTC can overflow: it happens here."""
     if not isinstance(value, str):
         raise TypeError("expected a timestamp")
-    return datetime.fromisoformat(value)
+    moment = datetime.fromisoformat(value)
+    if moment.utcoffset() is None:
+        raise ValueError("expected a timestamp with its UTC offset")
+    return moment.astimezone(UTC)
 
 
 def parse_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("expected an integer")
+    if not MIN_KEY_INT <= value <= MAX_KEY_INT:
+        raise ValueError("expected an id")
     return value
 
 
 def parse_float(value: Any) -> float:
+    """A finite score: `float()` of a huge integer overflows, and NaN or infinity compare
+    with nothing the way a score does."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise TypeError("expected a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
 
 
 def parse_str(value: Any) -> str:
+    """Text a database can take: PostgreSQL refuses NUL, and a lone surrogate (a JSON
+    escape such as `\\ud800` makes one) has no UTF-8 form."""
     if not isinstance(value, str):
         raise TypeError("expected a string")
+    if "\x00" in value:
+        raise ValueError("expected text without NUL")
+    value.encode("utf-8")  # UnicodeEncodeError, a ValueError, for a lone surrogate
     return value
 
 

@@ -300,3 +300,102 @@ class TestEveryList:
     @pytest.mark.parametrize("url", LISTS)
     async def test_refuses_a_forged_cursor(self, client, catalogue, url):
         assert_problem(await client.get(url, params={"cursor": "Zm9yZ2Vk"}), NOT_ISSUED)
+
+
+def signed(codec: Any, payload: bytes) -> str:
+    """A cursor correctly signed with the app's secret around `payload`, whatever it holds:
+    what anyone holding the secret (or the public development one) can make."""
+    return base64.urlsafe_b64encode(codec._sign(payload) + payload).rstrip(b"=").decode()
+
+
+def scope_of(cursor: str) -> str:
+    payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[16:]
+    return json.loads(payload)["s"]
+
+
+def payload(scope: str, key: str) -> bytes:
+    """A current-version cursor payload with `key` written as raw JSON (so `1e999` stays so)."""
+    return b'{"v":1,"k":%s,"s":"%s"}' % (key.encode(), scope.encode())
+
+
+MOMENT = '"2026-01-01T00:00:00+00:00"'
+
+
+class TestSignedNonsense:
+    """Issue 10, item 9: a cursor signed with the right secret but holding values the API
+    never writes is a 400, like any cursor it did not issue, never a 500. Before, a naive
+    timestamp reached the database layer, an id past 64 bits overflowed the driver, and a
+    payload that was no JSON object raised AttributeError."""
+
+    @pytest_asyncio.fixture(loop_scope="session")
+    async def scopes(self, client, session, clock) -> dict[str, str]:
+        author = await create_author(session)
+        await create_ticker(session, "NVDA")
+        await create_ticker(session, "MSFT")
+        for n in range(3):
+            await create_article(
+                session, author=author, now=clock.now, title=f"Bitcoin halving note {n}",
+                published_ago=timedelta(hours=n + 1),
+            )
+        lists = {"feed": ("/v1/articles", {}), "search": ("/v1/articles", {"q": "bitcoin"}), "tickers": ("/v1/tickers", {})}
+        scopes = {}
+        for name, (url, params) in lists.items():
+            response = await client.get(url, params=params | {"limit": 1})
+            scopes[name] = scope_of(response.json()["next_cursor"])
+        return scopes
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            '["2026-01-01T00:00:00", 1]',
+            '["0001-01-01T00:00:00+05:00", 1]',
+            '["9999-12-31T23:59:59-05:00", 1]',
+            f"[{MOMENT}, 9223372036854775808]",
+            f"[{MOMENT}, 2147483648]",
+            f"[{MOMENT}, 1e999]",
+            "{}",
+            '"k"',
+        ],
+        ids=["naive", "before-year-1-in-utc", "after-year-9999-in-utc", "id-past-64-bits", "id-past-32-bits", "infinite-id", "object", "string"],
+    )
+    async def test_feed_cursor_holding_nonsense_is_a_400(self, client, app, scopes, key):
+        cursor = signed(app.state.cursor_codec, payload(scopes["feed"], key))
+
+        assert_problem(await client.get("/v1/articles", params={"cursor": cursor}), NOT_ISSUED)
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            f"[1e999, {MOMENT}, 1]",
+            f"[-1e999, {MOMENT}, 1]",
+            f"[NaN, {MOMENT}, 1]",
+            f"[Infinity, {MOMENT}, 1]",
+            '[0.5, "2026-01-01T00:00:00", 1]',
+            f"[0.5, {MOMENT}, -9223372036854775809]",
+        ],
+        ids=["1e999", "-1e999", "NaN", "Infinity", "naive", "id-past-64-bits"],
+    )
+    async def test_search_cursor_holding_nonsense_is_a_400(self, client, app, scopes, key):
+        cursor = signed(app.state.cursor_codec, payload(scopes["search"], key))
+
+        response = await client.get("/v1/articles", params={"q": "bitcoin", "cursor": cursor})
+
+        assert_problem(response, NOT_ISSUED)
+
+    @pytest.mark.parametrize(
+        "key", ['["NV\\u0000DA", 1]', '["\\ud800", 1]'], ids=["nul", "lone-surrogate"]
+    )
+    async def test_name_cursor_holding_text_no_database_stores_is_a_400(self, client, app, scopes, key):
+        cursor = signed(app.state.cursor_codec, payload(scopes["tickers"], key))
+
+        assert_problem(await client.get("/v1/tickers", params={"cursor": cursor}), NOT_ISSUED)
+
+    @pytest.mark.parametrize(
+        "raw",
+        [b"[1, 2]", b'"cursor"', b"null", b"7", b'{"v": 1, "k": ["\xff"], "s": "x"}', b"\xff\xfe", b"[" * 300, b"{\"v\": NaN}"],
+        ids=["list", "string", "null", "number", "invalid-utf8-inside", "not-utf8", "deep", "nan-version"],
+    )
+    async def test_payload_that_is_no_json_object_is_a_400(self, client, app, raw):
+        cursor = signed(app.state.cursor_codec, raw)
+
+        assert_problem(await client.get("/v1/articles", params={"cursor": cursor}), NOT_ISSUED)
