@@ -11,8 +11,10 @@ COPY alembic ./alembic
 COPY app ./app
 RUN uv sync --frozen --no-dev
 
+# Said, not assumed: production refuses to start without its own SECRET_KEY.
 ENV PATH="/srv/tickerfeed/.venv/bin:$PATH" \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    ENVIRONMENT=production
 EXPOSE 8000
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
      "--workers", "4", "--loop", "uvloop", "--http", "httptools", "--proxy-headers"]

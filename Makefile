@@ -13,8 +13,10 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --quiet
 
+# The local start, with the built-in development secret: settings refuse it unless
+# ENVIRONMENT=development is said, and an unset ENVIRONMENT means production.
 run: install
-	$(UV) run --frozen tickerfeed serve
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(UV) run --frozen tickerfeed serve
 
 test: test-sqlite test-postgresql
 

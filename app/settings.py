@@ -8,13 +8,16 @@ from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 from limits import parse_many
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# In the source, so public: only a process told ENVIRONMENT=development may sign with it.
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Unset is production: a deployment that forgets to say gets production's checks (its
+    # own SECRET_KEY; REDIS_URL on PostgreSQL). `make run` says development.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "sqlite+aiosqlite:///./tickerfeed.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
     secret_key: str = DEVELOPMENT_SECRET
@@ -99,8 +102,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> "Settings":
-        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("SECRET_KEY must be set in production")
+        if self.secret_key == DEVELOPMENT_SECRET and self.environment != "development":
+            # Anyone can sign cursors and subscriber links with a secret from the source.
+            raise ValueError(
+                "SECRET_KEY must be set unless ENVIRONMENT=development "
+                "(the built-in development secret is public)"
+            )
         if self.environment == "production" and not self.is_sqlite and not self.redis_url:
             # Several processes share one PostgreSQL; in-memory rate limits would be per process.
             raise ValueError("REDIS_URL must be set in production on PostgreSQL")

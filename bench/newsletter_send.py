@@ -25,6 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# A local run on the built-in secret, which settings accept only in development; the
+# migrations and the deliverer processes read this too.
+os.environ.setdefault("ENVIRONMENT", "development")
 
 from app import migrations  # noqa: E402
 from app.articles import service as articles_service  # noqa: E402

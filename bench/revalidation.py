@@ -30,6 +30,7 @@ PATHS = [
 
 def start_server(database: Path, port: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
+        "ENVIRONMENT": "development",  # the built-in secret, as `make run`
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "LOAD_DEMO_CONTENT": "true",
         "LOG_LEVEL": "WARNING",

@@ -59,6 +59,7 @@ class TestCheckReadiness:
     async def test_is_a_503_problem_when_the_database_does_not_answer(self, tmp_path, backend):
         settings = Settings(
             environment="test",
+            secret_key="test-secret",
             database_url=unreachable_database_urls(tmp_path)[backend],
             load_demo_content=False,
             _env_file=None,  # type: ignore[call-arg]

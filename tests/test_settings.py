@@ -1,9 +1,11 @@
 """Settings refuse configurations that would break a multi-process production deployment."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from app.settings import Settings
+from app.settings import DEVELOPMENT_SECRET, Settings
 
 POSTGRESQL = "postgresql+asyncpg://tickerfeed@db/tickerfeed"
 
@@ -44,3 +46,46 @@ def test_database_urls_use_the_async_drivers(given: str, used: str) -> None:
 def test_cors_origins_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
     assert settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+class TestDevelopmentSecret:
+    """Issue 10, item 9: the built-in secret is in the source, so anyone can sign cursors
+    and subscriber links with it. It was accepted everywhere but ENVIRONMENT=production,
+    and the Docker image set no ENVIRONMENT; now only an explicit development runs with it."""
+
+    def test_is_refused_when_environment_is_unset(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("ENVIRONMENT", raising=False)
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+
+        with pytest.raises(ValidationError, match="SECRET_KEY must be set unless ENVIRONMENT=development"):
+            settings()
+
+    @pytest.mark.parametrize("environment", ["test", "production"])
+    def test_is_refused_in_every_other_environment(self, environment: str) -> None:
+        with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
+            settings(environment=environment)
+
+    def test_is_accepted_when_development_is_explicit(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ENVIRONMENT", "development")
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+
+        assert settings().secret_key == DEVELOPMENT_SECRET
+
+    def test_a_dotenv_file_may_say_development(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.delenv("ENVIRONMENT", raising=False)
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        (tmp_path / ".env").write_text("ENVIRONMENT=development\n")
+
+        configured = Settings(_env_file=tmp_path / ".env")  # type: ignore[call-arg]
+
+        assert configured.environment == "development"
+
+    def test_unset_environment_means_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A deployment that says nothing gets production's checks, Redis on PostgreSQL too."""
+        monkeypatch.delenv("ENVIRONMENT", raising=False)
+
+        assert settings(secret_key="s3cret").environment == "production"
+        with pytest.raises(ValidationError, match="REDIS_URL must be set"):
+            settings(secret_key="s3cret", database_url=POSTGRESQL)
