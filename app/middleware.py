@@ -3,28 +3,19 @@
 import json
 import re
 import secrets
-from http import HTTPStatus
 
 from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import PROBLEM_MEDIA_TYPE
+from app.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 # A client-sent id is echoed only when it cannot smuggle anything into logs or headers.
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 async def send_problem(scope: Scope, send: Send, status: int, detail: str, kind: str) -> None:
-    body = {
-        "type": f"/problems/{kind}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    request_id = scope.get("state", {}).get("request_id")
-    if request_id:
-        body["request_id"] = request_id
+    body = problem_body(status, detail, kind=kind, request_id=scope.get("state", {}).get("request_id"))
     payload = json.dumps(body).encode()
     await send(
         {

@@ -126,6 +126,22 @@ class InvalidFields(Problem):
         return {"errors": [error.model_dump() for error in self.errors]}
 
 
+def problem_body(
+    status: int, detail: str, *, kind: str | None, request_id: str | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one shape of every problem document (RFC 9457), whoever sends it."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{kind}" if kind else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -135,17 +151,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    http_status = HTTPStatus(status)
-    body: dict[str, Any] = {
-        "type": f"/problems/{kind}" if kind else "about:blank",
-        "title": http_status.phrase,
-        "status": status,
-        "detail": detail,
-        **(extra or {}),
-    }
-    request_id = getattr(request.state, "request_id", None)
-    if request_id:
-        body["request_id"] = request_id
+    body = problem_body(status, detail, kind=kind, request_id=getattr(request.state, "request_id", None), extra=extra)
     # Errors are never stored: RFC 9111 lets caches keep a 404 heuristically, which would hide
     # an article published a moment later, and errors to a key or token holder are private.
     headers = {"Cache-Control": "no-store", **(headers or {})}
