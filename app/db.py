@@ -115,9 +115,13 @@ ReadConnection = Annotated[AsyncConnection, Depends(read_connection, scope="func
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-# Set in `session.info` by the content-version listener when a flush changed content:
-# the content version the transaction bumped to.
-CONTENT_CHANGED = "content_changed"
+
+
+def read_session(request: Request) -> AsyncSession:
+    """A session for a look-up outside the request's own (a key, say): autocommit when the
+    app set up read sessions."""
+    state = request.app.state
+    return (getattr(state, "read_sessionmaker", None) or state.sessionmaker)()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -125,9 +129,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     Declared with `scope="function"` below so the commit happens before the response
     is sent: a write either lands entirely or the client gets a problem document.
-    A write that changed content tells the shared cache before it commits (and is rolled
-    back if it cannot) and stores the new content state after, before the response goes
-    out: every process serves the new content from then on (app/caching/shared.py).
+    The commit goes through the content cache (`app.caching.content`): a write bumps the
+    content keys it changed and tells the shared cache before it commits (and is rolled
+    back if it cannot), then stores the new versions after, before the response goes
+    out: every process serves the new content from then on.
     """
     state = request.app.state
     read_sessions = getattr(state, "read_sessionmaker", None)
@@ -136,13 +141,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.flush()
-            version = session.info.pop(CONTENT_CHANGED, None)
-            announced = version is not None and state.shared_cache is not None
-            if announced:
-                await state.shared_cache.before_commit(version)
-            await session.commit()
-            if announced:
-                await state.shared_cache.after_commit(session, now=state.clock())
+            await state.content_cache.commit(session)
         except BaseException:
             await session.rollback()
             raise

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from app.problems import UnsupportedMediaType
 
 
-def require_json_body(request: Request) -> None:
+async def require_json_body(request: Request) -> None:
     """415 for a body that is not JSON, instead of a confusing validation error."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from app.caching.http import DISCOVERY, http_cache
+from app.caching.keys import ALL
 from app.problems import problem_responses
 
 router = APIRouter(tags=["Discovery"])
@@ -62,7 +63,7 @@ class Discovery(BaseModel):
     response_model=Discovery,
     response_model_by_alias=True,
     responses=problem_responses(401),
-    dependencies=[http_cache(DISCOVERY)],
+    dependencies=[http_cache(DISCOVERY, depends_on=(ALL,))],
 )
 async def discover_api(request: Request) -> Discovery:
     """Every entry point and feed URL, absolute, for clients and partners to start from."""

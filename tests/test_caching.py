@@ -14,10 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
-from app.caching import version
+from app.caching import state as content_state
 from app.caching.http import NO_STORE
 from app.main import ROUTERS, create_app
-from app.models import ContentVersion
+from app.models import ContentKey
 from tests import factories
 from tests.helpers import counted_statements
 from tests.conftest import Clock, like
@@ -137,6 +137,43 @@ class TestInvalidation:
             assert after.headers["etag"] != response.headers["etag"]
             assert "New dek" in after.text
 
+    async def test_an_edit_keeps_the_validators_of_what_it_did_not_change(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any, writer: dict[str, str]
+    ) -> None:
+        await factories.create_ticker(session, "AMD")
+        other = await factories.create_article(
+            session, author=await factories.create_author(session), now=clock.now, tickers=["AMD"]
+        )
+        kept = [f"/v1/articles/{other.slug}", "/v1/tickers/AMD/articles", "/feeds/tickers/AMD.json",
+                f"/v1/authors/{other.author.slug}/articles", "/v1/authors", "/v1/tickers/NVDA", "/v1/tags"]
+        changed = ["/v1/articles", f"/v1/articles/{article.slug}", "/v1/tickers/NVDA/articles",
+                   f"/v1/authors/{article.author.slug}/articles", "/feeds/articles.rss"]
+        before = {path: await client.get(path) for path in kept + changed}
+
+        edited = await client.patch(f"/v1/articles/{article.slug}", json={"title": "Retitled"}, headers=writer)
+        assert edited.status_code == 200
+
+        for path in kept:
+            assert (await revalidate(client, path, before[path])).status_code == 304, path
+        for path in changed:
+            after = await revalidate(client, path, before[path])
+            assert after.status_code == 200 and "Retitled" in after.text, path
+
+    async def test_a_publish_changes_the_counts_but_not_other_tickers_lists(
+        self, client: httpx.AsyncClient, session: AsyncSession, article: Any, writer: dict[str, str]
+    ) -> None:
+        await factories.create_ticker(session, "AMD")
+        paths = ["/v1/tickers/AMD/articles", "/v1/tickers", "/v1/articles"]
+        before = {path: await client.get(path) for path in paths}
+        published = await client.post("/v1/articles", headers=writer, json={
+            "title": "Nvidia beats", "body_markdown": "Numbers.", "author": article.author.slug,
+            "tickers": ["NVDA"], "status": "published",
+        })
+        assert published.status_code == 201
+        assert (await revalidate(client, "/v1/tickers/AMD/articles", before["/v1/tickers/AMD/articles"])).status_code == 304
+        for path in ("/v1/tickers", "/v1/articles"):
+            assert (await revalidate(client, path, before[path])).status_code == 200, path
+
     async def test_editing_a_ticker_changes_the_article_list(
         self, client: httpx.AsyncClient, article: Any, writer: dict[str, str]
     ) -> None:
@@ -173,14 +210,15 @@ class TestInvalidation:
         assert after.status_code == 200
         assert after.json()["items"][0]["url"].endswith(scheduled.slug)
 
-    async def test_content_writes_bump_the_version_and_key_writes_do_not(
+    async def test_content_writes_bump_all_and_key_writes_do_not(
         self, session: AsyncSession, article: Any
     ) -> None:
         async def version() -> int:
-            return (await session.exec(select(ContentVersion.version))).one()
+            return (await session.exec(select(ContentKey.version).where(ContentKey.name == "all"))).one()
 
         start = await version()
         await factories.create_tag(session, "earnings")
+        await session.commit()
         assert await version() > start
         after_tag = await version()
         await keys_service.create_key(session, name="partner", scopes=[Scope.FEEDS_FULL])
@@ -237,7 +275,7 @@ class TestIfModifiedSince:
     ) -> None:
         last_modified = (await client.get("/v1/articles")).headers["last-modified"]
         deployed = parsedate_to_datetime(last_modified) + timedelta(minutes=1)
-        monkeypatch.setattr(version, "REPRESENTATION_REVISED_AT", deployed)
+        monkeypatch.setattr(content_state, "REPRESENTATION_REVISED_AT", deployed)
 
         response = await client.get("/v1/articles", headers={"If-Modified-Since": last_modified})
 
@@ -262,16 +300,23 @@ class TestIfModifiedSince:
 
 
 class TestCost:
-    async def test_a_304_runs_one_small_query(
+    async def test_a_page_and_its_validators_are_one_statement(
         self, client: httpx.AsyncClient, engine: AsyncEngine, article: Any
     ) -> None:
-        first = await client.get("/feeds/tickers/NVDA.rss")
         with counted_statements(engine) as full:
-            await client.get("/feeds/tickers/NVDA.rss")
+            first = await client.get("/v1/articles")
         with counted_statements(engine) as conditional:
-            assert (await revalidate(client, "/feeds/tickers/NVDA.rss", first)).status_code == 304
-        assert len(conditional) == 1 and "content_version" in conditional[0]
-        assert len(full) > len(conditional)
+            assert (await revalidate(client, "/v1/articles", first)).status_code == 304
+        assert len(full) == 1 and "content_key" in full[0] and "json" in full[0]
+        assert conditional == full
+
+    async def test_a_ticker_filter_is_one_small_look_up_and_the_page(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, article: Any
+    ) -> None:
+        with counted_statements(engine) as statements:
+            assert (await client.get("/v1/articles?ticker=nvda")).status_code == 200
+        assert len(statements) == 2
+        assert "ticker_alias" in statements[0] and "content_key" in statements[1]
 
 
 class TestAuthenticatedReads:

@@ -19,7 +19,7 @@ from tests.conftest import recreate_postgresql_database
 
 TABLES = {
     "alembic_version", "api_key", "article", "article_tag", "article_ticker", "author",
-    "confirmation_token", "content_version", "newsletter", "outbound_email", "subscriber",
+    "confirmation_token", "content_key", "newsletter", "outbound_email", "subscriber",
     "subscriber_author", "subscriber_event", "subscriber_newsletter", "subscriber_ticker",
     "tag", "ticker", "ticker_alias",
 }

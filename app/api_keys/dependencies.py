@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api_keys import service
 from app.api_keys.scopes import Scope
-from app.db import SessionDep
+from app.db import read_session
 from app.models import ApiKey
 from app.problems import Forbidden, Unauthorized
 
@@ -16,17 +16,17 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def optional_api_key(
-    request: Request, session: SessionDep, credentials: Credentials
-) -> ApiKey | None:
+async def optional_api_key(request: Request, credentials: Credentials) -> ApiKey | None:
     """The caller's key, or None for an anonymous call. A key that is sent but wrong is a 401,
-    never a silent downgrade to anonymous."""
+    never a silent downgrade to anonymous. Looked up in a session of its own, so an
+    anonymous read opens none."""
     if credentials is None:
         # HTTPBearer ignores other schemes and an empty token; they are still credentials sent.
         if "authorization" in request.headers:
             raise Unauthorized("Send the API key as `Authorization: Bearer <key>`.")
         return None
-    api_key = await service.authenticate(session, credentials.credentials)
+    async with read_session(request) as session:
+        api_key = await service.authenticate(session, credentials.credentials)
     if api_key is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     return api_key

@@ -1,5 +1,6 @@
 """One page of an article feed, shared by `/v1/articles` and the per-resource sub-feeds."""
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -7,6 +8,8 @@ from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.cards import card
+from app.caching.http import conclude
+from app.caching.state import ContentState, read_state, state_from_row
 from app.articles.queries import FeedFilters, feed_rows, resolve_names
 from app.problems import NotFound
 from app.pagination import PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
@@ -43,8 +46,32 @@ async def feed_page(
         fetch=fetch,
         key_of=key_of,
     )
+    marker = (lambda first: first.newest_match) if filters.query else first_row_published
+    conclude(request, response, await page_state(connection, rows, filters.keys(), now=now, marker=marker))
     site_url = request.app.state.settings.site_url
     return {"items": [card(row, site_url) for row in rows], "next_cursor": next_cursor}
+
+
+def first_row_published(first: Any) -> datetime | None:
+    return first.published_at
+
+
+async def page_state(
+    connection: AsyncConnection,
+    rows: Sequence[Any],
+    keys: Sequence[str],
+    *,
+    now: datetime,
+    marker: Callable[[Any], datetime | None] | None = first_row_published,
+) -> ContentState:
+    """The state a page of card rows was read with; an empty page reads it on its own.
+    `marker` picks what a scheduled article appearing changes (`app.caching.state`);
+    None keeps the newest visible article anywhere."""
+    if not rows:
+        state = await read_state(connection, keys, now=now)
+        return state if marker is None else state.with_marker(None)
+    state = state_from_row(rows[0], keys)
+    return state if marker is None else state.with_marker(marker(rows[0]))
 
 
 async def subfeed_filters(

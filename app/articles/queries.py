@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    cast,
     Select,
     String,
     bindparam,
@@ -35,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
+from app.caching.keys import ALL, ARTICLES, list_keys
+from app.caching.state import state_columns, state_parameters
 from app.db import UTCDateTime
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker, TickerAlias
 from app.sql import json_array_agg, json_object
@@ -63,6 +66,10 @@ class FeedFilters:
     since: datetime | None = None
     until: datetime | None = None
     query: str | None = None
+
+    def keys(self) -> tuple[str, ...]:
+        """The content keys every article of this list carries (`app.caching.keys`)."""
+        return list_keys(ticker_ids=self.ticker_ids, author_id=self.author_id, tag_id=self.tag_id)
 
     def search_words(self) -> list[str]:
         """The distinct words of `query`, lowercased, as SQLite's scoring counts them."""
@@ -125,8 +132,9 @@ def _tags_json() -> Any:
     )
 
 
-def card_columns(*, full_text: bool = False) -> list[Any]:
-    """What a card shows, from `article` joined to `author`; with `full_text`, the body too."""
+def card_columns(*, full_text: bool = False, row_key: Any = None) -> list[Any]:
+    """What a card shows, from `article` joined to `author`, and the state the response is
+    built from (`app.caching.state`); with `full_text`, the body too."""
     columns = [
         col(Article.id), col(Article.slug), col(Article.title), col(Article.dek),
         col(Article.published_at), col(Article.updated_at), col(Article.created_at),
@@ -135,6 +143,7 @@ def card_columns(*, full_text: bool = False) -> list[Any]:
         col(Author.slug).label("author_slug"), col(Author.name).label("author_name"),
         col(Author.kind).label("author_kind"), col(Author.avatar_url).label("author_avatar_url"),
         _tickers_json().label("tickers"), _tags_json().label("tags"),
+        *state_columns(row_key),
     ]
     if full_text:
         columns.append(col(Article.body_html))
@@ -185,15 +194,18 @@ def _relevance(shape: Shape) -> Any:
     if shape.dialect == "postgresql":
         tsquery = func.websearch_to_tsquery(literal_column("'english'"), bindparam("query", type_=String()))
         vector = literal_column("article.search_vector")
-        matches = select(col(Article.id).label("id"), vector.label("vector")).where(vector.op("@@")(tsquery))
+        matches = select(
+            col(Article.id).label("id"), col(Article.published_at).label("published_at"), vector.label("vector")
+        ).where(vector.op("@@")(tsquery))
         candidates = (
             _filtered(matches.where(is_visible()), shape).order_by(*newest_first).limit(CANDIDATES)
         ).subquery("candidates")
         score = func.ts_rank(candidates.c.vector, tsquery).cast(Float)
-        return select(candidates.c.id, score.label("score")).subquery("ranked")
+        return select(candidates.c.id, score.label("score"), _newest_match(candidates)).subquery("ranked")
     matched = select(sqlite_search.c.rowid).where(sqlite_search.c.article_search.op("MATCH")(bindparam("match")))
     matches = select(
-        col(Article.id).label("id"), func.lower(Article.title).label("title"),
+        col(Article.id).label("id"), col(Article.published_at).label("published_at"),
+        func.lower(Article.title).label("title"),
         func.lower(Article.dek).label("dek"), func.lower(Article.body_markdown).label("body"),
     ).where(col(Article.id).in_(matched))
     candidates = (
@@ -204,7 +216,13 @@ def _relevance(shape: Shape) -> Any:
     score = sum(
         (weight * _occurrences(text, word) for word in words for text, weight in weighted), literal(0)
     )
-    return select(candidates.c.id, score.cast(Float).label("score")).subquery("ranked")
+    return select(candidates.c.id, score.cast(Float).label("score"), _newest_match(candidates)).subquery("ranked")
+
+
+def _newest_match(candidates: Any) -> Any:
+    """The newest of a search's candidates, on every row: what a scheduled article that
+    matches changes when it appears, wherever it ranks (`app.caching.state`)."""
+    return func.max(candidates.c.published_at).over().label("newest_match")
 
 
 @cache
@@ -214,11 +232,13 @@ def feed_statement(shape: Shape) -> Select[Any]:
     if shape.search_words is not None:
         # The candidates are already visible and filtered.
         ranked = _relevance(shape)
-        statement = select(*columns, ranked.c.score).select_from(Article)
+        statement = select(*columns, ranked.c.score, ranked.c.newest_match).select_from(Article)
         statement = statement.join(ranked, ranked.c.id == Article.id)
         key: list[Any] = [ranked.c.score, col(Article.published_at), col(Article.id)]
     else:
-        statement = select(*columns, null().cast(Float).label("score")).select_from(Article)
+        statement = select(
+            *columns, null().cast(Float).label("score"), null().cast(UTCDateTime()).label("newest_match")
+        ).select_from(Article)
         key = [col(Article.published_at), col(Article.id)]
         if shape.tickers == 1:
             # One ticker: walk that ticker's links newest first instead of the whole feed.
@@ -236,7 +256,7 @@ def feed_statement(shape: Shape) -> Select[Any]:
 
 
 def feed_parameters(filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None) -> dict[str, Any]:
-    parameters: dict[str, Any] = {"now": now, "limit": limit}
+    parameters: dict[str, Any] = {"now": now, "limit": limit, **state_parameters(filters.keys(), now)}
     if filters.ticker_ids:
         parameters["ticker_id"] = filters.ticker_ids[0]
         parameters["ticker_ids"] = list(filters.ticker_ids)
@@ -291,12 +311,18 @@ async def feed_rows(
     return list((await connection.execute(feed_statement(shape), parameters)).all())
 
 
+DETAIL_KEYS = (ALL,)
+RELATED_KEYS = (ALL, ARTICLES)
+
+
 @cache
 def detail_statement() -> Select[Any]:
-    """An article that is not deleted, by slug, with what its page shows beyond the card."""
+    """An article that is not deleted, by slug, with what its page shows beyond the card.
+    Its state covers `all` and the article's own key, named in the statement."""
+    own_key = literal("article:") + cast(Article.id, String)
     return (
         select(
-            *card_columns(full_text=True),
+            *card_columns(full_text=True, row_key=own_key),
             col(Article.status), col(Article.deleted_at), col(Article.word_count), col(Article.reviewed_by),
             col(Article.reviewed_at), col(Author.bio).label("author_bio"),
             col(Author.expertise).label("author_expertise"), col(Author.audience).label("author_audience"),
@@ -308,8 +334,9 @@ def detail_statement() -> Select[Any]:
     )
 
 
-async def detail_row(connection: AsyncConnection, slug: str) -> Any | None:
-    return (await connection.execute(detail_statement(), {"slug": slug})).first()
+async def detail_row(connection: AsyncConnection, slug: str, *, now: datetime) -> Any | None:
+    parameters = {"slug": slug, **state_parameters(DETAIL_KEYS, now)}
+    return (await connection.execute(detail_statement(), parameters)).first()
 
 
 @cache
@@ -343,7 +370,7 @@ def related_statement() -> Select[Any]:
 
 
 async def related_rows(connection: AsyncConnection, article_id: int, *, now: datetime, limit: int) -> list[Any]:
-    parameters = {"article_id": article_id, "now": now, "limit": limit}
+    parameters = {"article_id": article_id, "now": now, "limit": limit, **state_parameters(RELATED_KEYS, now)}
     return list((await connection.execute(related_statement(), parameters)).all())
 
 

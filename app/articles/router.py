@@ -9,10 +9,12 @@ from app.api_keys.service import grants
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import cards, queries, service
-from app.articles.feed import feed_page
+from app.articles.feed import feed_page, page_state
 from app.articles.queries import SEARCH_CANDIDATES, FeedFilters
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
-from app.caching.http import ITEM, LIST, http_cache
+from app.caching.http import ITEM, LIST, conclude, http_cache
+from app.caching.keys import article_key
+from app.caching.state import state_from_row
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
@@ -80,9 +82,9 @@ async def editable_article(session: SessionDep, slug: ArticleSlug, _writer: Cont
     return await service.get_article_for_edit(session, slug)
 
 
-async def written_article(request: Request, session: AsyncSession, article: Article) -> dict[str, Any]:
+async def written_article(request: Request, session: AsyncSession, article: Article, now: datetime) -> dict[str, Any]:
     """The article as a write leaves it, read back through the same query as any read."""
-    row = await queries.detail_row(await session.connection(), article.slug)
+    row = await queries.detail_row(await session.connection(), article.slug, now=now)
     return cards.detail(row, request.app.state.settings.site_url)
 
 
@@ -107,8 +109,13 @@ async def list_articles(
     response_model=ArticleDetail,
     responses=problem_responses(401, 404, 422),
 )
-async def get_article(request: Request, article: Annotated[Any, Depends(readable_article)]) -> Any:
+async def get_article(
+    request: Request, response: Response, article: Annotated[Any, Depends(readable_article)], now: Clock
+) -> Any:
     """The whole article with its sanitized HTML body."""
+    keys = (*queries.DETAIL_KEYS, article_key(article.id))
+    # What time alone changes on the page: whether a scheduled article is visible yet.
+    conclude(request, response, state_from_row(article, keys).with_marker(service.is_public(article, now=now)))
     return cards.detail(article, request.app.state.settings.site_url)
 
 
@@ -121,6 +128,7 @@ async def get_article(request: Request, article: Annotated[Any, Depends(readable
 )
 async def list_related_articles(
     request: Request,
+    response: Response,
     connection: ReadConnection,
     article: Annotated[Any, Depends(readable_article)],
     now: Clock,
@@ -129,6 +137,8 @@ async def list_related_articles(
     """Articles sharing tickers (weighted double) or tags, best first, then newest.
     A ranked top list: `next_cursor` is always null."""
     related = await queries.related_rows(connection, article.id, now=now, limit=limit)
+    # Ranked, not dated: any article appearing may join it, so the newest anywhere counts.
+    conclude(request, response, await page_state(connection, related, queries.RELATED_KEYS, now=now, marker=None))
     site_url = request.app.state.settings.site_url
     return {"items": [cards.card(row, site_url) for row in related], "next_cursor": None}
 
@@ -148,7 +158,7 @@ async def create_article(
     site_url = request.app.state.settings.site_url
     article = await service.create_article(session, data=data, site_url=site_url, now=now)
     response.headers["Location"] = f"/v1/articles/{article.slug}"
-    return await written_article(request, session, article)
+    return await written_article(request, session, article, now)
 
 
 @router.patch(
@@ -168,7 +178,7 @@ async def update_article(
     """Changes the fields sent; `updated_at` moves on every change."""
     site_url = request.app.state.settings.site_url
     updated = await service.update_article(session, article, data=data, site_url=site_url, now=now)
-    return await written_article(request, session, updated)
+    return await written_article(request, session, updated, now)
 
 
 @router.delete(

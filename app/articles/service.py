@@ -42,7 +42,7 @@ async def read_article(
     connection: AsyncConnection, slug: str, *, now: datetime, include_unpublished: bool = False
 ) -> Any:
     """The detail row of a public article, or of any article that is not deleted for an editor."""
-    row = await queries.detail_row(connection, slug)
+    row = await queries.detail_row(connection, slug, now=now)
     if row is None or not (include_unpublished or is_public(row, now=now)):
         raise NotFound(f"No article with slug '{slug}'.")
     return row

@@ -9,6 +9,7 @@ from app.articles.schemas import ArticleCard
 from app.authors import service
 from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.caching.http import ITEM, LIST, http_cache
+from app.caching.keys import CATALOGUE_KEYS
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN
@@ -31,7 +32,7 @@ AuthorBySlug = Annotated[Author, Depends(author_by_slug)]
 
 @router.get(
     "", summary="List authors", response_model=Page[AuthorRead], responses=problem_responses(400, 422),
-    dependencies=[http_cache(LIST)],
+    dependencies=[http_cache(LIST, depends_on=CATALOGUE_KEYS)],
 )
 async def list_authors(
     request: Request,
@@ -56,7 +57,7 @@ async def list_authors(
 
 @router.get(
     "/{slug}", summary="Get an author", response_model=AuthorRead, responses=problem_responses(404, 422),
-    dependencies=[http_cache(ITEM)],
+    dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
 )
 async def get_author(session: SessionDep, author: AuthorBySlug, now: Clock) -> AuthorRead:
     """An author's box: bio, expertise, audience and, for AI agents, the disclosure."""

@@ -1,15 +1,17 @@
-"""Conditional GET for every read: validators, Cache-Control, Vary and early 304s.
+"""Conditional GET for every read: validators, Cache-Control, Vary and 304s.
 
-Each GET route declares `dependencies=[http_cache(POLICY)]`. The dependency runs before
-the route's own look-ups, reads the content state (one small query), derives the ETag
-and Last-Modified from it and answers a matching `If-None-Match` / `If-Modified-Since`
-with a 304 at once, so a revalidation never runs the query it would have thrown away
-(RFC 9110 §13, RFC 9111 §5.2).
+Each GET route declares `dependencies=[http_cache(POLICY)]`, which authenticates the
+caller and notes the policy. The validators come from the content state the response is
+built from (`state.py`), read in the same statement as its rows: the route hands that
+state to `conclude`, which answers a matching `If-None-Match` / `If-Modified-Since` with
+a 304 before anything is serialized (RFC 9110 §13, RFC 9111 §5.2). A route that shows
+no articles names its keys in `http_cache(…, depends_on=…)` and is concluded before it
+runs, after one small query.
 """
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -17,20 +19,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.dependencies import OptionalApiKey
-from app.caching.shared import SharedCache
-from app.caching.version import REPRESENTATION_REVISION, ContentState, read_content_state
-from app.db import SessionDep
+from app.caching.keys import COUNTS
+from app.caching.state import REPRESENTATION_REVISION, ContentState, read_state
 from app.dependencies import get_clock
 
 PRIVATE = "private, no-store"
-# Request state the shared cache middleware and this dependency pass each other.
-CONTENT_STATE = "content_state"
-REFRESH_CONTENT_STATE = "refresh_content_state"
-NO_SHARED_STATE = "no_shared_state"
-SHAREABLE = "shareable"
+# Where a request keeps its `Rendering`, in the ASGI scope's state.
+RENDERING = "tickerfeed.rendering"
 
 
 @dataclass(frozen=True)
@@ -160,32 +157,11 @@ def _set_headers(response: Response, headers: dict[str, str]) -> None:
     response.headers.add_vary_header("Authorization")
 
 
-def _no_store(response: Response) -> None:
+async def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = NO_STORE.cache_control
 
 
 _no_store.http_cache_policy = NO_STORE  # type: ignore[attr-defined]
-
-
-async def current_content_state(request: Request, session: AsyncSession, *, now: datetime) -> ContentState:
-    """The state this request's representation is built from: the one the shared cache
-    middleware found, else the shared cache's, else the database's (then offered to the
-    shared cache). Kept in the request state, where the middleware stores the response
-    under it."""
-    request_state = request.scope.setdefault("state", {})
-    known: ContentState | None = request_state.get(CONTENT_STATE)
-    if known is not None:
-        return known
-    cache: SharedCache | None = request.app.state.shared_cache
-    # The middleware already asked Redis, and found no state or was told to refresh it.
-    asked = request_state.pop(REFRESH_CONTENT_STATE, False) or request_state.pop(NO_SHARED_STATE, False)
-    state = await cache.state(now=now) if cache is not None and not asked else None
-    if state is None:
-        state = await read_content_state(session, now=now)
-        if cache is not None:
-            await cache.offer(state, now=now)
-    request_state[CONTENT_STATE] = state
-    return state
 
 
 def declared_query_parameters(route: APIRoute) -> frozenset[str]:
@@ -211,29 +187,58 @@ def only_declared_parameters(request: Request) -> bool:
     return set(request.query_params.keys()) <= declared_query_parameters(route)
 
 
+@dataclass
+class Rendering:
+    """How this request's response is cached: the route's policy and caller, then the
+    state it was built from. The shared cache middleware stores the response under it."""
+
+    policy: CachePolicy
+    audience: Audience
+    state: ContentState | None = None
+    shareable: bool = False
+
+
+def rendering_of(scope: Any) -> Rendering | None:
+    return scope.get("state", {}).get(RENDERING)
+
+
+def conclude(request: Request, response: Response, state: ContentState) -> None:
+    """Validators from `state` on `response`, or a 304 when the client's copy is current."""
+    rendering: Rendering = request.scope["state"][RENDERING]
+    validators = compute_validators(request, state, kind=rendering.policy.kind, audience=rendering.audience)
+    headers = caching_headers(rendering.policy, rendering.audience, validators)
+    if validators.is_fresh_for(request):
+        raise NotModified(headers | {"Vary": "Authorization"})
+    _set_headers(response, headers)
+    rendering.state = state
+    rendering.shareable = only_declared_parameters(request)
+
+
 AudienceDependency = Callable[..., Awaitable[Audience]]
 
 
-def http_cache(policy: CachePolicy, audience: AudienceDependency = bearer_audience) -> Any:
-    """The one conditional-GET dependency; `audience` resolves (and authenticates) the caller."""
+def http_cache(
+    policy: CachePolicy, audience: AudienceDependency = bearer_audience, *, depends_on: Sequence[str] = ()
+) -> Any:
+    """The one conditional-GET dependency; `audience` resolves (and authenticates) the
+    caller. With `depends_on`, the route shows no articles: its state is those keys' and
+    the newest visible article's, read before the route runs."""
     if policy is NO_STORE:
         return Depends(_no_store)
+    keys = tuple(depends_on)
 
     async def conditional_get(
         request: Request,
         response: Response,
-        session: SessionDep,
         who: Annotated[Audience, Depends(audience)],
         now: Annotated[datetime, Depends(get_clock)],
-    ) -> Validators:
-        state = await current_content_state(request, session, now=now)
-        request.scope["state"][SHAREABLE] = only_declared_parameters(request)
-        validators = compute_validators(request, state, kind=policy.kind, audience=who)
-        headers = caching_headers(policy, who, validators)
-        if validators.is_fresh_for(request):
-            raise NotModified(headers | {"Vary": "Authorization"})
-        _set_headers(response, headers)
-        return validators
+    ) -> None:
+        request.scope.setdefault("state", {})[RENDERING] = Rendering(policy, who)
+        if keys:
+            async with request.app.state.reads.connect() as connection:
+                state = await read_state(connection, keys, now=now)
+            # Counts move when a scheduled article appears; nothing else here does.
+            conclude(request, response, state if COUNTS in keys else state.with_marker(None))
 
     conditional_get.http_cache_policy = policy  # type: ignore[attr-defined]
     return Depends(conditional_get)

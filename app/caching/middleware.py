@@ -2,19 +2,19 @@
 
 A hit costs one Redis round trip and no database, route or validation work: the stored
 body with its headers, or a 304 when the client's validator matches. A miss runs the
-route, whose conditional-GET dependency leaves the content state it used in the request
-state, and whether every query parameter sent is one the route declares; a public 200 is
-then stored under that state (random unknown parameters cannot fill Redis).
+route, which concludes with the state its response was built from (`http.conclude`) and
+whether every query parameter sent is one the route declares; a public 200 is then
+stored with that state (random unknown parameters cannot fill Redis).
 """
 
 import asyncio
 import contextlib
-from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.caching.http import CONTENT_STATE, NO_SHARED_STATE, REFRESH_CONTENT_STATE, SHAREABLE, Validators
+from app.caching.http import Validators, rendering_of
 from app.caching.shared import CachedResponse, SharedCache
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
@@ -48,7 +48,7 @@ class SharedCacheMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state if scope["type"] == "http" else None
-        cache: SharedCache | None = state.shared_cache if state is not None else None
+        cache: SharedCache | None = state.content_cache.shared if state is not None else None
         if cache is None or scope["method"] != "GET" or not is_anonymous(scope):
             await self.app(scope, receive, send)
             return
@@ -72,39 +72,26 @@ class SharedCacheMiddleware:
     ) -> None:
         clock = scope["app"].state.clock
         found = await cache.lookup(key, now=clock())
-        if leader is not None and found is not None and found.response is None and not found.refresh:
+        if found is None and leader is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(leader.wait(), RENDER_WAIT_SECONDS)
             found = await cache.lookup(key, now=clock())
-        if found is not None and found.response is not None:
-            await self._answer(scope, send, found.response, found.state.last_modified)
+        if found is not None:
+            await self._answer(scope, send, found)
             return
-        request_state = scope.setdefault("state", {})
-        if found is None:
-            request_state[NO_SHARED_STATE] = True
-        elif found.refresh:
-            request_state[REFRESH_CONTENT_STATE] = True
-        else:
-            # The route builds its validators from this state, so the response is stored under it.
-            request_state[CONTENT_STATE] = found.state
-        try:
-            await self._run_and_store(scope, receive, send, cache, key)
-        finally:
-            if request_state.pop(REFRESH_CONTENT_STATE, False):
-                # This route never read the content state: let the next reader refresh it.
-                await cache.release_refresh()
+        await self._run_and_store(scope, receive, send, cache, key)
 
-    async def _answer(
-        self, scope: Scope, send: Send, cached: CachedResponse, last_modified: datetime | None
-    ) -> None:
+    async def _answer(self, scope: Scope, send: Send, cached: CachedResponse) -> None:
         etag = cached.header(b"etag")
         conditional = any(name in CONDITIONAL_HEADERS for name, _ in scope["headers"])
-        fresh = conditional and etag is not None and Validators(etag, last_modified).is_fresh_for(Request(scope))
-        if fresh:
-            headers = [(name, value) for name, value in cached.headers if name in NOT_MODIFIED_HEADERS]
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
+        if conditional and etag is not None:
+            last_modified = cached.header(b"last-modified")
+            moment = parsedate_to_datetime(last_modified) if last_modified else None
+            if Validators(etag, moment).is_fresh_for(Request(scope)):
+                headers = [(name, value) for name, value in cached.headers if name in NOT_MODIFIED_HEADERS]
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
         await send({"type": "http.response.start", "status": 200, "headers": cached.headers})
         await send({"type": "http.response.body", "body": cached.body})
 
@@ -125,10 +112,10 @@ class SharedCacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, capture)
-        request_state = scope.get("state", {})
-        content_state = request_state.get(CONTENT_STATE)
-        if status != 200 or content_state is None or size > MAX_STORED_BODY or not request_state.get(SHAREABLE):
+        rendering = rendering_of(scope)
+        if status != 200 or rendering is None or rendering.state is None or size > MAX_STORED_BODY:
             return
         cache_control = next((value for name, value in headers if name == b"cache-control"), b"")
-        if cache_control.startswith(b"public"):
-            await cache.store(content_state, key, CachedResponse(headers=headers, body=b"".join(chunks)))
+        if rendering.shareable and cache_control.startswith(b"public"):
+            await cache.store(key, rendering.state, CachedResponse(headers=headers, body=b"".join(chunks)))
+

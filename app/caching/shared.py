@@ -1,111 +1,115 @@
-"""The shared cache: the content state and whole public responses in Redis, for every process.
+"""The shared cache: content key versions and whole public responses in Redis, for every process.
 
 Every API process behind the load balancer reads and writes the same keys, so no process
 can hold something another contradicts. Under `<shared_cache_prefix>:<revision>`:
 
-- `state` (a hash): the content state every validator is built from, and `floor`, the
-  newest version any writer has announced.
-  - A content write, before it commits and while it holds the `content_version` row lock,
-    sets `floor` to its version and clears the state (`invalidate`). If Redis cannot be
-    told, the write is rolled back and answered with a 503: a publish is never
-    acknowledged while any process could still serve what it replaced. After the commit
-    the writer stores the new state.
-  - A reader that finds no state reads it from the database and offers it; an offer
-    below `floor` (read before a write committed) is refused.
-  - The state stops counting at `due`, when the next scheduled article becomes visible,
-    and when its newest article is still in the future for the reader's clock. So that a
-    write made outside the API (SQL, a restored backup) shows within seconds, one reader
-    every `STATE_REFRESH_MS` reads it from the database again (`refreshing`, taken with
-    SET NX) while the others go on with the stored one; nobody refreshing for
-    `STATE_TTL_MS` drops it.
-- `response:<sha1>`: a public 200 response, keyed on the state's token and the request.
-  A write changes the token, so every process stops finding the old responses at once;
-  they expire on their own after `shared_cache_ttl_seconds`.
+- `key:<name>`: the version of a content key (`keys.py`) as every process should see it.
+  - A write, before it commits and while it holds its keys' rows, sets each of its keys
+    to '' and its `floor:<name>` to the version the write takes (`before_commit`). If
+    Redis cannot be told, the write is rolled back and answered with a 503: a write is
+    never acknowledged while any process could still serve what it replaced. After the
+    commit the writer stores the new versions (`after_commit`).
+  - A reader that rendered a response offers the versions it read; an offer below a
+    key's floor (read before a write committed) or below the stored version is refused.
+  - Writes that reach the database some other way (the CLI, another deployment) bump
+    their keys too, and one process every `REFRESH_SECONDS` offers the versions changed
+    lately, so they show within seconds.
+- `response:<sha1 of the request>`: a public 200 response with the versions it was
+  built from and when the next scheduled article is due. It is served while every one
+  of those versions is current and that moment has not passed; a write to one of its
+  keys, and nothing else, retires it. Unread, it expires after `shared_cache_ttl_seconds`.
 
 The revision in the prefix (`REPRESENTATION_REVISION` and the stored format) keeps a
 deploy that renders differently from serving, or misreading, the old responses.
 
-The look-up is one Lua script, one round trip. Its keys are derived inside the script, so
-the cache needs a single Redis server (or a primary), not Redis Cluster. Redis calls time
-out after `shared_cache_timeout_seconds` without retries; after a failure a process reads
-around the cache for `UNAVAILABLE_SECONDS` instead of waiting on Redis again.
+A look-up is one Lua script, one round trip. Scripts derive keys from their arguments,
+so the cache needs a single Redis server (or a primary), not Redis Cluster. Redis calls
+time out after `shared_cache_timeout_seconds` without retries; after a failure a process
+reads around the cache for `UNAVAILABLE_SECONDS` instead of waiting on Redis again.
 """
 
-import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.caching.version import (
-    REPRESENTATION_REVISION,
-    ContentState,
-    epoch_micros,
-    from_epoch_micros,
-    read_content_state,
-)
+from app.caching.state import REPRESENTATION_REVISION, ContentState, epoch_micros
 from app.problems import ServiceUnavailable
 from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.cache")
 
-STATE_REFRESH_MS = 5_000
-# A state nobody refreshed for this long is not used.
-STATE_TTL_MS = 60_000
-# The state hash (with `floor`) outlives any reader that could still offer an old state.
-STATE_KEY_TTL_MS = 600_000
 UNAVAILABLE_SECONDS = 5.0
-# Bump when `CachedResponse`'s stored form changes.
-STORED_FORMAT = 1
+# How often one process offers the versions that changed outside the API's requests.
+REFRESH_SECONDS = 5.0
+# Floors outlive any reader that could still offer a version read before the write.
+FLOOR_TTL_MS = 600_000
+# Bump when the stored form of a response changes.
+STORED_FORMAT = 2
 
-LOOKUP = """
-local s = redis.call('HMGET', KEYS[1], 'version', 'changed_at', 'newest', 'due', 'refresh_at', 'expires_at')
-if not s[1] or s[1] == '' then return false end
-local now = tonumber(ARGV[1])
-if tonumber(s[6]) <= now then return false end
-if s[4] ~= '' and tonumber(s[4]) <= now then return false end
-if s[3] ~= '' and tonumber(s[3]) > now then return false end
-if tonumber(s[5]) <= now and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then
-  return {s[1], s[2], s[3], s[4], '', 1}
+# Shared by the scripts that set versions: never below the floor or the stored version.
+OFFER_FUNCTION = """
+local function offer(name, version, ttl)
+  local v = tonumber(version)
+  local floor = tonumber(redis.call('GET', ARGV[2] .. name) or '-1')
+  local current = tonumber(redis.call('GET', ARGV[1] .. name) or '')
+  if v >= floor and (current == nil or current <= v) then
+    redis.call('SET', ARGV[1] .. name, version, 'PX', ttl)
+  end
 end
-local token = s[1] .. ':' .. (s[2] ~= '' and s[2] or '-') .. ':' .. (s[3] ~= '' and s[3] or '-')
-local response = redis.call('GET', ARGV[2] .. redis.sha1hex(token .. '\\n' .. ARGV[3]))
-return {s[1], s[2], s[3], s[4], response or '', 0}
 """
 
-OFFER = """
-local floor = tonumber(redis.call('HGET', KEYS[1], 'floor') or '-1')
-if tonumber(ARGV[1]) < floor then return 0 end
-redis.call('HSET', KEYS[1], 'floor', ARGV[1], 'version', ARGV[1], 'changed_at', ARGV[2], 'newest', ARGV[3],
-  'due', ARGV[4], 'refresh_at', ARGV[5], 'expires_at', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('DEL', KEYS[2])
+# A record is `<versions>\n<due> <newest>\n<response>`: it stops counting when the next
+# scheduled article is due, and a reader whose clock is behind the newest article it shows
+# (another host's clock ran ahead) must not be served an article not yet due for it.
+LOOKUP = """
+local record = redis.call('GET', KEYS[1])
+if not record then return false end
+local first = string.find(record, '\\n', 1, true)
+local second = string.find(record, '\\n', first + 1, true)
+local due, newest = string.match(string.sub(record, first + 1, second - 1), '^(%d*) (%d*)$')
+local now = tonumber(ARGV[2])
+if due ~= '' and tonumber(due) <= now then return false end
+if newest ~= '' and tonumber(newest) > now then return false end
+for name, version in string.gmatch(string.sub(record, 1, first - 1), '([^ =]+)=(%d+)') do
+  if redis.call('GET', ARGV[1] .. name) ~= version then return false end
+end
+return record
+"""
+
+STORE = OFFER_FUNCTION + """
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+for name, version in string.gmatch(ARGV[5], '([^ =]+)=(%d+)') do offer(name, version, ARGV[4]) end
 return 1
 """
 
-# Unconditional: writers come here one at a time (they hold the content_version row lock),
-# and a restored database whose counter went backwards must be able to lower `floor`.
+OFFER = OFFER_FUNCTION + """
+for name, version in string.gmatch(ARGV[3], '([^ =]+)=(%d+)') do offer(name, version, ARGV[4]) end
+return 1
+"""
+
+# Unconditional: writers of a key come here one at a time (they hold its row), and a
+# restored database whose counters went backwards must be able to lower a floor.
 INVALIDATE = """
-redis.call('HSET', KEYS[1], 'floor', ARGV[1], 'version', '')
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for name, version in string.gmatch(ARGV[3], '([^ =]+)=(%d+)') do
+  redis.call('SET', ARGV[1] .. name, '', 'PX', ARGV[4])
+  redis.call('SET', ARGV[2] .. name, version, 'PX', ARGV[4])
+end
 return 1
 """
 
 
-def _micros(moment: datetime | None) -> str:
-    return "" if moment is None else str(epoch_micros(moment))
-
-
-def _moment(micros: bytes) -> datetime | None:
-    return from_epoch_micros(int(micros)) if micros else None
+def _versions(versions: Mapping[str, int] | tuple[tuple[str, int], ...]) -> str:
+    pairs = versions.items() if isinstance(versions, Mapping) else versions
+    return " ".join(f"{name}={version}" for name, version in pairs)
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,6 @@ class CachedResponse:
         return None
 
 
-@dataclass(frozen=True)
-class Lookup:
-    state: ContentState
-    response: CachedResponse | None
-    # This reader is the one to read the state from the database again.
-    refresh: bool = False
-
-
 class Script:
     """A Lua script run by EVALSHA, loaded on first use or after a Redis restart.
     (redis-py's own `Script` pays an isinstance check on a Protocol on every call.)"""
@@ -162,11 +158,13 @@ class SharedCache:
     def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int) -> None:
         self.redis = redis
         prefix = f"{prefix}:r{REPRESENTATION_REVISION}.{STORED_FORMAT}"
-        self.state_key = f"{prefix}:state"
-        self.refresh_key = f"{prefix}:refreshing"
+        self.key_prefix = f"{prefix}:key:"
+        self.floor_prefix = f"{prefix}:floor:"
         self.response_prefix = f"{prefix}:response:"
+        self.refresh_key = f"{prefix}:refreshing"
         self.ttl_ms = ttl_seconds * 1000
         self._lookup = Script(redis, LOOKUP)
+        self._store = Script(redis, STORE)
         self._offer = Script(redis, OFFER)
         self._invalidate = Script(redis, INVALIDATE)
         self._unavailable_until = 0.0
@@ -192,68 +190,62 @@ class SharedCache:
         logger.warning("shared cache unreachable (%s); reading around it for %.0f s", what, UNAVAILABLE_SECONDS,
                        exc_info=True)
 
-    async def lookup(self, request_key: str, *, now: datetime) -> Lookup | None:
-        """The current state and the response stored for `request_key` under it, if any.
-        None when no current state is stored, or Redis does not answer."""
+    def _response_key(self, request_key: str) -> str:
+        return self.response_prefix + hashlib.sha1(request_key.encode()).hexdigest()
+
+    async def lookup(self, request_key: str, *, now: datetime) -> CachedResponse | None:
+        """The response stored for `request_key` if every version it was built from is
+        current; None otherwise, or when Redis does not answer."""
         if not self._available():
             return None
         try:
-            found = await self._lookup(
-                keys=[self.state_key, self.refresh_key],
-                args=[_micros(now), self.response_prefix, request_key, STATE_REFRESH_MS],
+            record = await self._lookup(
+                keys=[self._response_key(request_key)], args=[self.key_prefix, epoch_micros(now)]
             )
         except RedisError:
             self._failed("look-up")
             return None
-        if not found:
+        if not record:
             return None
-        version, changed_at, newest, due, response, refresh = found
-        state = ContentState(
-            version=int(version),
-            changed_at=_moment(changed_at),
-            newest_visible=_moment(newest),
-            next_due=_moment(due),
-        )
         try:
-            cached = CachedResponse.decode(response) if response else None
-        except ValueError:
+            return CachedResponse.decode(record.split(b"\n", 2)[2])
+        except (ValueError, IndexError):
             logger.warning("unreadable cached response for %r; rendering it again", request_key)
-            cached = None
-        return Lookup(state, cached, refresh=bool(refresh))
+            return None
 
-    async def state(self, *, now: datetime) -> ContentState | None:
-        """The stored state, or None when this caller should read it from the database."""
-        found = await self.lookup("", now=now)
-        return found.state if found and not found.refresh else None
-
-    async def offer(self, state: ContentState, *, now: datetime) -> None:
-        """Stores `state` unless a newer version has been announced. Best effort."""
+    async def store(self, request_key: str, state: ContentState, response: CachedResponse) -> None:
+        """Keeps `response` for as long as `state` is current, and offers its versions."""
         if not self._available():
             return
-        refresh_at = now + timedelta(milliseconds=STATE_REFRESH_MS)
-        expires_at = now + timedelta(milliseconds=STATE_TTL_MS)
+        versions = _versions(state.versions)
+        due = str(epoch_micros(state.next_due)) if state.next_due else ""
+        newest = str(epoch_micros(state.newest)) if state.newest else ""
+        record = f"{versions}\n{due} {newest}\n".encode() + response.encode()
         try:
-            await self._offer(
-                keys=[self.state_key, self.refresh_key],
-                args=[
-                    state.version, _micros(state.changed_at), _micros(state.newest_visible),
-                    _micros(state.next_due), _micros(refresh_at), _micros(expires_at), STATE_KEY_TTL_MS,
-                ],
+            await self._store(
+                keys=[self._response_key(request_key)],
+                args=[self.key_prefix, self.floor_prefix, record, self.ttl_ms, versions],
             )
+        except RedisError:
+            self._failed("store")
+
+    async def offer(self, versions: Mapping[str, int]) -> None:
+        """Stores versions read from the database, unless a newer one was announced. Best effort."""
+        if not versions or not self._available():
+            return
+        try:
+            await self._offer(keys=[], args=[self.key_prefix, self.floor_prefix, _versions(versions), self.ttl_ms])
         except RedisError:
             self._failed("offer")
 
-    async def release_refresh(self) -> None:
-        """The reader told to refresh did not need the state (a health check, say)."""
-        with contextlib.suppress(RedisError):
-            await self.redis.delete(self.refresh_key)
-
-    async def before_commit(self, version: int) -> None:
-        """Before a content write that bumped the content version to `version` commits: no
-        process may use an older state from now on. A 503 when Redis cannot be told (even
-        while reads go around it); the caller rolls the write back."""
+    async def before_commit(self, versions: Mapping[str, int]) -> None:
+        """Before a write that bumped `versions` commits: no process may use an older
+        version of those keys from now on. A 503 when Redis cannot be told (even while
+        reads go around it); the caller rolls the write back."""
         try:
-            await self._invalidate(keys=[self.state_key], args=[version, STATE_KEY_TTL_MS])
+            await self._invalidate(
+                keys=[], args=[self.key_prefix, self.floor_prefix, _versions(versions), FLOOR_TTL_MS]
+            )
         except RedisError as error:
             self._failed("invalidate")
             raise ServiceUnavailable(
@@ -261,24 +253,19 @@ class SharedCache:
                 retry_after=int(UNAVAILABLE_SECONDS),
             ) from error
 
-    async def after_commit(self, session: AsyncSession, *, now: datetime) -> None:
-        """After a content write committed: the new state, for every process at once.
-        Best effort: the write stands, and a reader that finds no state reads it."""
-        try:
-            state = await read_content_state(session, now=now)
-        except Exception:  # noqa: BLE001  (committed already; there is nothing to undo)
-            logger.warning("content state not read after a write; readers will read it", exc_info=True)
-            return
-        await self.offer(state, now=now)
+    async def after_commit(self, versions: Mapping[str, int]) -> None:
+        """After the write committed: its versions, for every process at once."""
+        await self.offer(versions)
 
-    async def store(self, state: ContentState, request_key: str, response: CachedResponse) -> None:
+    async def take_refresh_turn(self) -> bool:
+        """True for one process every `REFRESH_SECONDS`."""
         if not self._available():
-            return
-        key = self.response_prefix + hashlib.sha1(f"{state.token}\n{request_key}".encode()).hexdigest()
+            return False
         try:
-            await self.redis.set(key, response.encode(), px=self.ttl_ms)
+            return bool(await self.redis.set(self.refresh_key, b"1", nx=True, px=int(REFRESH_SECONDS * 1000)))
         except RedisError:
-            self._failed("store")
+            self._failed("refresh")
+            return False
 
     async def close(self) -> None:
         await self.redis.aclose()

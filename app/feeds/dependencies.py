@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 
 from app.api_keys import service as keys_service
 from app.api_keys.dependencies import OptionalApiKey
 from app.api_keys.scopes import Scope
 from app.caching.http import PUBLIC, Audience
-from app.db import SessionDep
+from app.db import read_session
 from app.problems import Forbidden, Unauthorized
 
 # Full text is licensed to one partner: private, so no shared cache keeps it.
@@ -24,15 +24,14 @@ PartnerKey = Annotated[
 ]
 
 
-async def feed_audience(
-    session: SessionDep, bearer_key: OptionalApiKey, key: PartnerKey = None
-) -> Audience:
+async def feed_audience(request: Request, bearer_key: OptionalApiKey, key: PartnerKey = None) -> Audience:
     """A bad key is a 401 and a key without the scope a 403, never a silent downgrade."""
     if key is None and bearer_key is None:
         return PUBLIC
     api_key = bearer_key
     if key is not None:
-        api_key = await keys_service.authenticate(session, key)
+        async with read_session(request) as session:
+            api_key = await keys_service.authenticate(session, key)
         if api_key is None:
             raise Unauthorized("The feed key is not valid or has been revoked.")
     assert api_key is not None

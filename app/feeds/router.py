@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.queries import FeedFilters
-from app.caching.http import FEED, Audience, http_cache
+from app.articles.feed import page_state
+from app.caching.http import FEED, Audience, conclude, http_cache
 from app.db import ReadConnection
 from app.dependencies import get_clock
 from app.feeds import atom, jsonfeed, rss, service
@@ -70,6 +71,7 @@ class FeedRequest:
     async def render(self, subject: FeedSubject, filters: FeedFilters) -> Response:
         full = self.reader == FULL_TEXT
         rows = await service.newest_rows(self.connection, filters, now=self.now, full_text=full)
+        conclude(self.request, self.response, await page_state(self.connection, rows, filters.keys(), now=self.now))
         document = build_document(
             subject,
             rows,

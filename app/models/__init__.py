@@ -3,7 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
-from app.models.content_version import ContentVersion
+from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter
 from app.models.outbox import OutboundEmail
 from app.models.subscription import (
@@ -23,7 +23,7 @@ __all__ = [
     "ArticleTag",
     "ArticleTicker",
     "Author",
-    "ContentVersion",
+    "ContentKey",
     "ConfirmationToken",
     "Newsletter",
     "OutboundEmail",
@@ -37,6 +37,6 @@ __all__ = [
     "TickerAlias",
 ]
 
-# Registers the listener that bumps `content_version` on every content write, for every
-# session: the API's, the CLI's and the tests'.
-from app.caching import version as _content_version  # noqa: E402,F401
+# Registers the listener that notes which content every write touches, for every session:
+# the API's, the CLI's and the tests'.
+from app.caching import changes as _content_changes  # noqa: E402,F401

@@ -11,9 +11,14 @@ from app.newsletters import service
 from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import InvalidFields, problem_responses
-from app.caching.http import ITEM, LIST, http_cache
+from app.articles.cards import card
+from app.articles.feed import page_state
+from app.articles.queries import feed_rows
+from app.caching.http import ITEM, LIST, conclude, http_cache
+from app.caching.keys import ALL
 
 router = APIRouter(prefix="/v1/newsletters", tags=["Newsletters"])
+NEWSLETTER_KEYS = (ALL,)
 Clock = Annotated[datetime, Depends(get_clock)]
 NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 # A strict shape: pydantic's lax `date` would also take Unix timestamps.
@@ -38,7 +43,7 @@ def _read(newsletter: Newsletter) -> NewsletterRead:
     summary="List newsletters",
     response_model=Page[NewsletterRead],
     responses=problem_responses(400, 422),
-    dependencies=[http_cache(LIST)],
+    dependencies=[http_cache(LIST, depends_on=NEWSLETTER_KEYS)],
 )
 async def list_newsletters(
     request: Request, response: Response, session: SessionDep, page: PageParams
@@ -63,7 +68,7 @@ async def list_newsletters(
     summary="Get a newsletter",
     response_model=NewsletterRead,
     responses=problem_responses(404, 422),
-    dependencies=[http_cache(ITEM)],
+    dependencies=[http_cache(ITEM, depends_on=NEWSLETTER_KEYS)],
 )
 async def get_newsletter(newsletter: NewsletterBySlug) -> NewsletterRead:
     """One newsletter: name, description, time zone and local send hour."""
@@ -96,6 +101,7 @@ async def create_newsletter(
 )
 async def get_edition(
     request: Request,
+    response: Response,
     connection: ReadConnection,
     newsletter: NewsletterBySlug,
     day: EditionDate,
@@ -108,12 +114,12 @@ async def get_edition(
         raise InvalidFields.one(["path", "day"], "is not a calendar date") from exc
     service.require_edition_day(newsletter, edition_day, loc=["path", "day"])
     settings = request.app.state.settings
-    cards = await service.edition_cards(
-        connection, newsletter, edition_day, now=now, limit=settings.edition_max_articles, site_url=settings.site_url
-    )
+    filters = service.edition_filters(newsletter, edition_day)
+    rows = await feed_rows(connection, filters, now=now, limit=settings.edition_max_articles)
+    conclude(request, response, await page_state(connection, rows, filters.keys(), now=now))
     return {
         "newsletter": {"slug": newsletter.slug, "name": newsletter.name},
         "date": edition_day,
         "time_zone": newsletter.time_zone,
-        "articles": cards,
+        "articles": [card(row, settings.site_url) for row in rows],
     }

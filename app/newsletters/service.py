@@ -92,10 +92,14 @@ def local_today(newsletter: Newsletter, now: datetime) -> date:
     return now.astimezone(ZoneInfo(newsletter.time_zone)).date()
 
 
+def edition_filters(newsletter: Newsletter, day: date) -> FeedFilters:
+    since, until = edition_window(newsletter, day)
+    return FeedFilters(since=since, until=until)
+
+
 async def edition_cards(
     connection: AsyncConnection, newsletter: Newsletter, day: date, *, now: datetime, limit: int, site_url: str
 ) -> list[dict[str, Any]]:
     """The day's published articles as cards, newest first; later ones appear once they are due."""
-    since, until = edition_window(newsletter, day)
-    rows = await feed_rows(connection, FeedFilters(since=since, until=until), now=now, limit=limit)
+    rows = await feed_rows(connection, edition_filters(newsletter, day), now=now, limit=limit)
     return [card(row, site_url) for row in rows]

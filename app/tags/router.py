@@ -7,6 +7,7 @@ from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
+from app.caching.keys import CATALOGUE_KEYS
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN
@@ -30,7 +31,7 @@ TagBySlug = Annotated[Tag, Depends(tag_by_slug)]
 
 @router.get(
     "", summary="List tags", response_model=Page[TagRead], responses=problem_responses(400, 422),
-    dependencies=[http_cache(LIST)],
+    dependencies=[http_cache(LIST, depends_on=CATALOGUE_KEYS)],
 )
 async def list_tags(
     request: Request, response: Response, session: SessionDep, page: PageParams, now: Clock
@@ -50,7 +51,7 @@ async def list_tags(
 
 @router.get(
     "/{slug}", summary="Get a tag", response_model=TagRead, responses=problem_responses(404, 422),
-    dependencies=[http_cache(ITEM)],
+    dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
 )
 async def get_tag(session: SessionDep, tag: TagBySlug, now: Clock) -> TagRead:
     """One topic."""

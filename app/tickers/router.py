@@ -7,6 +7,7 @@ from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
+from app.caching.keys import CATALOGUE_KEYS
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SYMBOL_PATTERN, line
@@ -32,7 +33,7 @@ TickerBySymbol = Annotated[Ticker, Depends(ticker_by_symbol)]
 
 @router.get(
     "", summary="List tickers", response_model=Page[TickerRead], responses=problem_responses(400, 422),
-    dependencies=[http_cache(LIST)],
+    dependencies=[http_cache(LIST, depends_on=CATALOGUE_KEYS)],
 )
 async def list_tickers(
     request: Request,
@@ -60,7 +61,7 @@ async def list_tickers(
 
 @router.get(
     "/{symbol}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
-    dependencies=[http_cache(ITEM)],
+    dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
 )
 async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
     """A ticker by symbol or alias (GOOG finds GOOGL), case-insensitively."""

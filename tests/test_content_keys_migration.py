@@ -1,4 +1,4 @@
-"""The content_version revision seeds its one row and downgrades on its own.
+"""The content_key revision starts `all` and replaces content_version, both ways.
 
 The whole chain's round trip and the models check are in tests/test_migrations.py."""
 
@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from app import migrations
 
-REVISION = "6409f0a39cb3"
-PREVIOUS = "09abbbdcc477"
+REVISION = "7c1e5b2d9a03"
+PREVIOUS = "5f0c2a9d8e41"
 
 
 @pytest.mark.asyncio
-async def test_the_single_row_is_seeded(connection: AsyncConnection) -> None:
-    rows = (await connection.execute(text("SELECT id FROM content_version"))).all()
-    assert [row[0] for row in rows] == [1]
+async def test_all_is_seeded(connection: AsyncConnection) -> None:
+    rows = (await connection.execute(text("SELECT name FROM content_key WHERE name = 'all'"))).all()
+    assert len(rows) == 1
 
 
 def test_downgrade_and_upgrade_again_on_sqlite() -> None:
@@ -36,8 +36,8 @@ def test_downgrade_and_upgrade_again_on_sqlite() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'migrations.db'}"
         migrations.upgrade(url, REVISION)
-        assert "content_version" in asyncio.run(tables(url))
+        assert {"content_key"} <= asyncio.run(tables(url)) - {"content_version"}
         migrations.downgrade(url, PREVIOUS)
-        assert "content_version" not in asyncio.run(tables(url))
+        assert "content_version" in asyncio.run(tables(url)) - {"content_key"}
         migrations.upgrade(url, REVISION)
-        assert "content_version" in asyncio.run(tables(url))
+        assert "content_key" in asyncio.run(tables(url)) - {"content_version"}
