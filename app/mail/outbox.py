@@ -18,6 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.models import OutboundEmail, Subscriber, SubscriberNewsletter
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+# A row in a final state is never sent again, so its rendered body goes: a confirmation's
+# body holds the plaintext link that confirms the address (the token itself is stored only
+# as a hash), and no copy should outlive the need to send it.
+FINAL = (SENT, FAILED, SKIPPED)
+NO_BODY = {"body_text": None, "body_html": None}
 
 
 class OutboxRepository:
@@ -113,6 +118,7 @@ class OutboxRepository:
                 lease_until=None,
                 updated_at=now,
                 last_error="lease expired during the last attempt",
+                **NO_BODY,
             )
         )
         due = and_(
@@ -172,8 +178,10 @@ class OutboxRepository:
             "lease_until": None,
             "last_error": error,
         }
+        if status in FINAL:
+            values |= NO_BODY
         if status == SENT:
-            values |= {"sent_at": now, "body_text": None, "body_html": None}
+            values["sent_at"] = now
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         statement = (
@@ -203,8 +211,7 @@ class OutboxRepository:
                 updated_at=now,
                 lease_until=None,
                 last_error=None,
-                body_text=None,
-                body_html=None,
+                **NO_BODY,
             )
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]

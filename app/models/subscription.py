@@ -86,7 +86,8 @@ class ConfirmationToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
-    # SHA-256 of the token: a database leak does not confirm anyone.
+    # SHA-256 of the token: a database leak does not confirm anyone, but for confirmation
+    # mails still waiting in the outbox (a body goes once it is sent or given up on).
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = timestamp()
     expires_at: datetime = timestamp()
