@@ -150,3 +150,11 @@ def bump_before_commit(session: Session) -> None:
     if NOTED in session.info:
         session.flush()
         bump_noted_keys(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def forget_noted_changes(session: Session, previous_transaction: Any) -> None:
+    """What a rolled-back transaction touched changed nothing (a savepoint's rollback
+    leaves the rest of its transaction noted)."""
+    if not previous_transaction.nested:
+        session.info.pop(NOTED, None)
