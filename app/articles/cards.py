@@ -16,8 +16,20 @@ def canonical_url(site_url: str, slug: str) -> str:
     return f"{site_url}/articles/{slug}"
 
 
+def _ticker_order(ticker: dict[str, Any]) -> tuple[int, str]:
+    return ROLE_ORDER[ticker["role"]], ticker["symbol"]
+
+
+def _tag_order(tag: dict[str, Any]) -> str:
+    return tag["name"].lower()
+
+
 def card(row: Any, site_url: str) -> dict[str, Any]:
-    tickers = sorted(json_list(row.tickers), key=lambda ticker: (ROLE_ORDER[ticker["role"]], ticker["symbol"]))
+    tickers = json_list(row.tickers)
+    tags = json_list(row.tags)
+    # The lists are fresh from this row's JSON: sorted in place.
+    tickers.sort(key=_ticker_order)
+    tags.sort(key=_tag_order)
     return {
         "id": row.id,
         "slug": row.slug,
@@ -36,7 +48,7 @@ def card(row: Any, site_url: str) -> dict[str, Any]:
             "kind": row.author_kind, "avatar_url": row.author_avatar_url,
         },
         "tickers": tickers,
-        "tags": sorted(json_list(row.tags), key=lambda tag: tag["name"].lower()),
+        "tags": tags,
         "ai_generated": row.author_kind == "ai_agent",
         "canonical_url": canonical_url(site_url, row.slug),
     }

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.cards import card
 from app.caching.http import conclude
+from app.responses import json_response
 from app.caching.state import ContentState, read_state, state_from_row
 from app.articles.queries import FeedFilters, feed_rows, resolve_names
 from app.problems import NotFound
@@ -26,8 +27,8 @@ async def feed_page(
     filters: FeedFilters,
     page: PageRequest,
     now: datetime,
-) -> dict[str, Any]:
-    """`{items, next_cursor}` as plain values, validated once by the route's response model."""
+) -> Response:
+    """`{items, next_cursor}`, serialized once (`app.responses`)."""
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
 
     async def fetch(after: list[Any] | None, limit: int) -> list[Any]:
@@ -49,7 +50,7 @@ async def feed_page(
     marker = (lambda first: first.newest_match) if filters.query else first_row_published
     conclude(request, response, await page_state(connection, rows, filters.keys(), now=now, marker=marker))
     site_url = request.app.state.settings.site_url
-    return {"items": [card(row, site_url) for row in rows], "next_cursor": next_cursor}
+    return json_response(response, {"items": [card(row, site_url) for row in rows], "next_cursor": next_cursor})
 
 
 def first_row_published(first: Any) -> datetime | None:

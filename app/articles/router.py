@@ -21,6 +21,7 @@ from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
 from app.problems import FieldError, InvalidFields, problem_responses
+from app.responses import json_response
 
 router = APIRouter(prefix="/v1/articles", tags=["Articles"])
 Clock = Annotated[datetime, Depends(get_clock)]
@@ -116,7 +117,7 @@ async def get_article(
     keys = (*queries.DETAIL_KEYS, article_key(article.id))
     # What time alone changes on the page: whether a scheduled article is visible yet.
     conclude(request, response, state_from_row(article, keys).with_marker(service.is_public(article, now=now)))
-    return cards.detail(article, request.app.state.settings.site_url)
+    return json_response(response, cards.detail(article, request.app.state.settings.site_url))
 
 
 @router.get(
@@ -140,7 +141,7 @@ async def list_related_articles(
     # Ranked, not dated: any article appearing may join it, so the newest anywhere counts.
     conclude(request, response, await page_state(connection, related, queries.RELATED_KEYS, now=now, marker=None))
     site_url = request.app.state.settings.site_url
-    return {"items": [cards.card(row, site_url) for row in related], "next_cursor": None}
+    return json_response(response, {"items": [cards.card(row, site_url) for row in related], "next_cursor": None})
 
 
 @router.post(

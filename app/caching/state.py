@@ -11,6 +11,7 @@ article appears anywhere, tells the shared cache when a stored response stops co
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlmodel import col
 from app.db import UTCDateTime
 from app.models.article import VISIBLE_ROWS, Article
 from app.models.content_key import ContentKey
-from app.sql import json_array_agg, json_list, json_object
+from app.sql import any_of, json_array_agg, json_list, json_object
 
 # Bump both when the code changes how stored data is rendered: old ETags stop matching,
 # the shared cache stops serving old renderings, and Last-Modified is never older than the
@@ -30,7 +31,6 @@ REPRESENTATION_REVISION = 2
 REPRESENTATION_REVISED_AT = datetime(2026, 12, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-STATE_KEYS = bindparam("state_keys", expanding=True)
 STATE_NOW = bindparam("state_now", type_=UTCDateTime())
 
 
@@ -86,12 +86,12 @@ def _visible_edge(*, upcoming: bool) -> Any:
     )
 
 
-def state_columns(row_key: Any = None) -> list[Any]:
+def state_columns(dialect: str, row_key: Any = None) -> list[Any]:
     """Columns any statement can carry to read its state in the same round trip: the
     versions of `:state_keys` (and of `row_key`, a key named by each row), when they last
     changed, the newest visible article and the next scheduled one. Without `row_key`
     none is correlated, so each is computed once per statement."""
-    of_keys: Any = col(ContentKey.name).in_(STATE_KEYS)
+    of_keys: Any = any_of(col(ContentKey.name), "state_keys", dialect)
     if row_key is not None:
         of_keys = or_(of_keys, col(ContentKey.name) == row_key)
     versions = select(
@@ -123,12 +123,15 @@ def state_from_row(row: Any, keys: Sequence[str]) -> ContentState:
     )
 
 
-STATE_ONLY = select(*state_columns())
+@cache
+def state_statement(dialect: str) -> Any:
+    return select(*state_columns(dialect))
 
 
 async def read_state(connection: AsyncConnection, keys: Sequence[str], *, now: datetime) -> ContentState:
     """The state alone, for a response with no rows to carry it (an empty page, a catalogue)."""
-    row = (await connection.execute(STATE_ONLY, state_parameters(keys, now))).one()
+    statement = state_statement(connection.dialect.name)
+    row = (await connection.execute(statement, state_parameters(keys, now))).one()
     return state_from_row(row, keys)
 
 

@@ -11,6 +11,7 @@ from app.newsletters import service
 from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import InvalidFields, problem_responses
+from app.responses import json_response
 from app.articles.cards import card
 from app.articles.feed import page_state
 from app.articles.queries import feed_rows
@@ -117,9 +118,9 @@ async def get_edition(
     filters = service.edition_filters(newsletter, edition_day)
     rows = await feed_rows(connection, filters, now=now, limit=settings.edition_max_articles)
     conclude(request, response, await page_state(connection, rows, filters.keys(), now=now))
-    return {
+    return json_response(response, {
         "newsletter": {"slug": newsletter.slug, "name": newsletter.name},
         "date": edition_day,
         "time_zone": newsletter.time_zone,
         "articles": [card(row, settings.site_url) for row in rows],
-    }
+    })
