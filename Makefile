@@ -14,9 +14,13 @@ install: $(UV)
 	$(UV) sync --frozen --quiet
 
 # The local start, with the built-in development secret: settings refuse it unless
-# ENVIRONMENT=development is said, and an unset ENVIRONMENT means production.
-run: install
-	ENVIRONMENT=$${ENVIRONMENT:-development} $(UV) run --frozen tickerfeed serve
+# ENVIRONMENT=development is said, and an unset ENVIRONMENT means production. A local
+# `.env` says it once for `make run` and every `tickerfeed` command run here.
+.env:
+	echo "ENVIRONMENT=development" > .env
+
+run: install .env
+	$(UV) run --frozen tickerfeed serve
 
 test: test-sqlite test-postgresql
 

@@ -1,19 +1,30 @@
-"""Rows of `app.articles.queries` as the allow-listed shapes clients see.
+"""Card objects read by `app.articles.queries` as the allow-listed shapes clients see.
 
-One mapping makes every card: lists, related, feeds and newsletter editions all build
-theirs here from the same columns. The results are plain values that pydantic validates
-once per response (FastAPI's `response_model`), not a model per card and field.
+One mapping makes every card: lists, detail, related, feeds and newsletter editions all
+build theirs here from the same object. The results are plain values serialized once
+(`app.responses`), or validated into `ArticleCard` where code needs the model (mail).
 """
 
+from datetime import datetime
 from typing import Any
 
-from app.sql import json_list
-
 ROLE_ORDER = {"primary": 0, "mentioned": 1}
+# Timestamps arrive as naive UTC text inside the JSON (`app.sql.utc_text`).
+TIMESTAMPS = ("published_at", "updated_at", "created_at", "deleted_at", "reviewed_at", "newest_match")
+UTC_OFFSET = "+00:00"
 
 
 def canonical_url(site_url: str, slug: str) -> str:
     return f"{site_url}/articles/{slug}"
+
+
+def parse_card(item: dict[str, Any]) -> dict[str, Any]:
+    """A card object as read, with its timestamps as aware datetimes."""
+    for name in TIMESTAMPS:
+        value = item.get(name)
+        if value is not None:
+            item[name] = datetime.fromisoformat(value + UTC_OFFSET)
+    return item
 
 
 def _ticker_order(ticker: dict[str, Any]) -> tuple[int, str]:
@@ -24,52 +35,52 @@ def _tag_order(tag: dict[str, Any]) -> str:
     return tag["name"].lower()
 
 
-def card(row: Any, site_url: str) -> dict[str, Any]:
-    tickers = json_list(row.tickers)
-    tags = json_list(row.tags)
-    # The lists are fresh from this row's JSON: sorted in place.
+def card(item: dict[str, Any], site_url: str) -> dict[str, Any]:
+    tickers = item["tickers"] or []
+    tags = item["tags"] or []
+    # The lists are this object's own: sorted in place.
     tickers.sort(key=_ticker_order)
     tags.sort(key=_tag_order)
     return {
-        "id": row.id,
-        "slug": row.slug,
-        "title": row.title,
-        "dek": row.dek,
-        "published_at": row.published_at,
-        "updated_at": row.updated_at,
-        "reading_time_minutes": row.reading_time_minutes,
+        "id": item["id"],
+        "slug": item["slug"],
+        "title": item["title"],
+        "dek": item["dek"],
+        "published_at": item["published_at"],
+        "updated_at": item["updated_at"],
+        "reading_time_minutes": item["reading_time_minutes"],
         "hero_image": (
-            {"url": row.hero_image_url, "alt": row.hero_image_alt or "", "credit": row.hero_image_credit}
-            if row.hero_image_url
+            {"url": item["hero_image_url"], "alt": item["hero_image_alt"] or "", "credit": item["hero_image_credit"]}
+            if item["hero_image_url"]
             else None
         ),
         "author": {
-            "id": row.author_id, "slug": row.author_slug, "name": row.author_name,
-            "kind": row.author_kind, "avatar_url": row.author_avatar_url,
+            "id": item["author_id"], "slug": item["author_slug"], "name": item["author_name"],
+            "kind": item["author_kind"], "avatar_url": item["author_avatar_url"],
         },
         "tickers": tickers,
         "tags": tags,
-        "ai_generated": row.author_kind == "ai_agent",
-        "canonical_url": canonical_url(site_url, row.slug),
+        "ai_generated": item["author_kind"] == "ai_agent",
+        "canonical_url": canonical_url(site_url, item["slug"]),
     }
 
 
-def detail(row: Any, site_url: str) -> dict[str, Any]:
+def detail(item: dict[str, Any], site_url: str) -> dict[str, Any]:
     """The article page: the card, the body and the author box."""
-    values = card(row, site_url)
+    values = card(item, site_url)
     values["author"] |= {
-        "bio": row.author_bio, "expertise": row.author_expertise,
-        "audience": row.author_audience, "disclosure": row.author_disclosure,
+        "bio": item["author_bio"], "expertise": item["author_expertise"],
+        "audience": item["author_audience"], "disclosure": item["author_disclosure"],
     }
     review = (
-        {"reviewed_by": row.reviewed_by, "reviewed_at": row.reviewed_at}
-        if row.reviewed_by and row.reviewed_at
+        {"reviewed_by": item["reviewed_by"], "reviewed_at": item["reviewed_at"]}
+        if item["reviewed_by"] and item["reviewed_at"]
         else None
     )
     return values | {
-        "status": row.status,
-        "body_html": row.body_html,
-        "word_count": row.word_count,
+        "status": item["status"],
+        "body_html": item["body_html"],
+        "word_count": item["word_count"],
         "editorial_review": review,
-        "created_at": row.created_at,
+        "created_at": item["created_at"],
     }

@@ -1,6 +1,6 @@
 """One page of an article feed, shared by `/v1/articles` and the per-resource sub-feeds."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -8,15 +8,24 @@ from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.cards import card
+from app.articles.filters import FeedFilters
+from app.articles.names import resolve_names
+from app.articles.queries import CardPage, read_feed
 from app.caching.http import conclude
-from app.responses import json_response
-from app.caching.state import ContentState, read_state, state_from_row
-from app.articles.queries import FeedFilters, feed_rows, resolve_names
-from app.problems import NotFound
+from app.caching.state import ContentState, state_from_row
 from app.pagination import PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
+from app.problems import NotFound
+from app.responses import json_response
 
 FEED_KEY = (parse_datetime, parse_int)
 SEARCH_KEY = (parse_float, parse_datetime, parse_int)
+
+
+def dated_state(page: CardPage, keys: Sequence[str], *, marker: str = "published_at") -> ContentState:
+    """The state of a page ordered by date: a scheduled article appearing becomes its first
+    card (`app.caching.state`). A search's marker is its newest candidate instead."""
+    first = page.items[0][marker] if page.items else None
+    return state_from_row(page.state, keys).with_marker(first)
 
 
 async def feed_page(
@@ -30,15 +39,17 @@ async def feed_page(
 ) -> Response:
     """`{items, next_cursor}`, serialized once (`app.responses`)."""
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
+    read: list[CardPage] = []
 
-    async def fetch(after: list[Any] | None, limit: int) -> list[Any]:
-        return await feed_rows(connection, filters, now=now, limit=limit, after=after)
+    async def fetch(after: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+        read.append(await read_feed(connection, filters, now=now, limit=limit, after=after))
+        return read[0].items
 
-    def key_of(row: Any) -> list[Any]:
-        key = [row.published_at, row.id]
-        return [row.score, *key] if filters.query else key
+    def key_of(item: dict[str, Any]) -> list[Any]:
+        key = [item["published_at"], item["id"]]
+        return [item["score"], *key] if filters.query else key
 
-    rows, next_cursor = await keyset_page(
+    items, next_cursor = await keyset_page(
         request,
         response,
         page,
@@ -47,32 +58,10 @@ async def feed_page(
         fetch=fetch,
         key_of=key_of,
     )
-    marker = (lambda first: first.newest_match) if filters.query else first_row_published
-    conclude(request, response, await page_state(connection, rows, filters.keys(), now=now, marker=marker))
+    marker = "newest_match" if filters.query else "published_at"
+    conclude(request, response, dated_state(read[0], filters.keys(), marker=marker))
     site_url = request.app.state.settings.site_url
-    return json_response(response, {"items": [card(row, site_url) for row in rows], "next_cursor": next_cursor})
-
-
-def first_row_published(first: Any) -> datetime | None:
-    return first.published_at
-
-
-async def page_state(
-    connection: AsyncConnection,
-    rows: Sequence[Any],
-    keys: Sequence[str],
-    *,
-    now: datetime,
-    marker: Callable[[Any], datetime | None] | None = first_row_published,
-) -> ContentState:
-    """The state a page of card rows was read with; an empty page reads it on its own.
-    `marker` picks what a scheduled article appearing changes (`app.caching.state`);
-    None keeps the newest visible article anywhere."""
-    if not rows:
-        state = await read_state(connection, keys, now=now)
-        return state if marker is None else state.with_marker(None)
-    state = state_from_row(rows[0], keys)
-    return state if marker is None else state.with_marker(marker(rows[0]))
+    return json_response(response, {"items": [card(item, site_url) for item in items], "next_cursor": next_cursor})
 
 
 async def subfeed_filters(

@@ -9,8 +9,11 @@ from app.api_keys.service import grants
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import cards, queries, service
-from app.articles.feed import feed_page, page_state
-from app.articles.queries import SEARCH_CANDIDATES, FeedFilters
+from app.articles.feed import feed_page
+from app.articles.names import resolve_names
+from app.articles.filters import FeedFilters
+from app.articles.queries import CardPage
+from app.articles.search import SEARCH_CANDIDATES
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import article_key
@@ -43,7 +46,7 @@ async def feed_filters(
     q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest.")] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     """The filters as ids, resolved in one query; a 422 naming every unknown name."""
-    names = await queries.resolve_names(
+    names = await resolve_names(
         connection, symbols=ticker, author_slugs=[author] if author else [], tag_slugs=[tag] if tag else []
     )
     errors = [
@@ -73,7 +76,7 @@ Filters = Annotated[FeedFilters, Depends(feed_filters)]
 
 async def readable_article(
     connection: ReadConnection, slug: ArticleSlug, now: Clock, api_key: OptionalApiKey
-) -> Any:
+) -> CardPage:
     """Published and due for everyone; drafts, scheduled and archived too for editors."""
     editor = api_key is not None and grants(api_key, Scope.CONTENT_WRITE)
     return await service.read_article(connection, slug, now=now, include_unpublished=editor)
@@ -85,8 +88,8 @@ async def editable_article(session: SessionDep, slug: ArticleSlug, _writer: Cont
 
 async def written_article(request: Request, session: AsyncSession, article: Article, now: datetime) -> dict[str, Any]:
     """The article as a write leaves it, read back through the same query as any read."""
-    row = await queries.detail_row(await session.connection(), article.slug, now=now)
-    return cards.detail(row, request.app.state.settings.site_url)
+    page = await queries.read_detail(await session.connection(), article.slug, now=now)
+    return cards.detail(page.items[0], request.app.state.settings.site_url)
 
 
 @router.get(
@@ -111,12 +114,13 @@ async def list_articles(
     responses=problem_responses(401, 404, 422),
 )
 async def get_article(
-    request: Request, response: Response, article: Annotated[Any, Depends(readable_article)], now: Clock
+    request: Request, response: Response, page: Annotated[CardPage, Depends(readable_article)], now: Clock
 ) -> Any:
     """The whole article with its sanitized HTML body."""
-    keys = (*queries.DETAIL_KEYS, article_key(article.id))
+    article = page.items[0]
+    keys = (*queries.DETAIL_KEYS, article_key(article["id"]))
     # What time alone changes on the page: whether a scheduled article is visible yet.
-    conclude(request, response, state_from_row(article, keys).with_marker(service.is_public(article, now=now)))
+    conclude(request, response, state_from_row(page.state, keys).with_marker(service.is_public(article, now=now)))
     return json_response(response, cards.detail(article, request.app.state.settings.site_url))
 
 
@@ -131,17 +135,17 @@ async def list_related_articles(
     request: Request,
     response: Response,
     connection: ReadConnection,
-    article: Annotated[Any, Depends(readable_article)],
+    article: Annotated[CardPage, Depends(readable_article)],
     now: Clock,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Any:
     """Articles sharing tickers (weighted double) or tags, best first, then newest.
     A ranked top list: `next_cursor` is always null."""
-    related = await queries.related_rows(connection, article.id, now=now, limit=limit)
+    related = await queries.read_related(connection, article.items[0]["id"], now=now, limit=limit)
     # Ranked, not dated: any article appearing may join it, so the newest anywhere counts.
-    conclude(request, response, await page_state(connection, related, queries.RELATED_KEYS, now=now, marker=None))
+    conclude(request, response, state_from_row(related.state, queries.RELATED_KEYS))
     site_url = request.app.state.settings.site_url
-    return json_response(response, {"items": [cards.card(row, site_url) for row in related], "next_cursor": None})
+    return json_response(response, {"items": [cards.card(item, site_url) for item in related.items], "next_cursor": None})
 
 
 @router.post(

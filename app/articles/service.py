@@ -20,13 +20,13 @@ from app.tickers import service as tickers_service
 from app.updates import changes_of, save_changes, state_of
 
 
-def is_public(article: Any, *, now: datetime) -> bool:
-    """Readable by anyone: published, not deleted, and due (an entity or a query row)."""
+def is_public(article: dict[str, Any], *, now: datetime) -> bool:
+    """Readable by anyone: published, not deleted, and due (a card object read by `queries`)."""
     return (
-        article.status == "published"
-        and article.deleted_at is None
-        and article.published_at is not None
-        and article.published_at <= now
+        article["status"] == "published"
+        and article["deleted_at"] is None
+        and article["published_at"] is not None
+        and article["published_at"] <= now
     )
 
 
@@ -41,11 +41,12 @@ async def get_article_for_edit(session: AsyncSession, slug: str) -> Article:
 async def read_article(
     connection: AsyncConnection, slug: str, *, now: datetime, include_unpublished: bool = False
 ) -> Any:
-    """The detail row of a public article, or of any article that is not deleted for an editor."""
-    row = await queries.detail_row(connection, slug, now=now)
-    if row is None or not (include_unpublished or is_public(row, now=now)):
+    """The page of a public article, or of any article that is not deleted for an editor:
+    one card object (`queries.read_detail`)."""
+    page = await queries.read_detail(connection, slug, now=now)
+    if not page.items or not (include_unpublished or is_public(page.items[0], now=now)):
         raise NotFound(f"No article with slug '{slug}'.")
-    return row
+    return page
 
 
 def _apply_review(

@@ -5,7 +5,7 @@ from typing import Any
 from slugify import slugify
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles.queries import visible_counts
+from app.articles.counts import visible_counts
 from app.authors.repository import AuthorRepository
 from app.authors.schemas import AuthorCreate, AuthorRead, AuthorUpdate
 from app.db import utcnow

@@ -9,7 +9,7 @@ newest candidate's, an article page's whether it is visible yet, and the catalog
 article appears anywhere, tells the shared cache when a stored response stops counting.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,7 @@ from sqlmodel import col
 from app.db import UTCDateTime
 from app.models.article import VISIBLE_ROWS, Article
 from app.models.content_key import ContentKey
-from app.sql import any_of, json_array_agg, json_list, json_object
+from app.sql import any_of, fetch_one, json_array_agg, json_list, json_object
 
 # Bump both when the code changes how stored data is rendered: old ETags stop matching,
 # the shared cache stops serving old renderings, and Last-Modified is never older than the
@@ -110,16 +110,16 @@ def state_parameters(keys: Sequence[str], now: datetime) -> dict[str, Any]:
     return {"state_keys": list(keys), "state_now": now}
 
 
-def state_from_row(row: Any, keys: Sequence[str]) -> ContentState:
+def state_from_row(row: Mapping[str, Any], keys: Sequence[str]) -> ContentState:
     """The state columns of `row` (any row of a statement carrying `state_columns()`);
     a key without a row is at version 0."""
-    found = {item["name"]: item["version"] for item in json_list(row.state_versions)}
+    found = {item["name"]: item["version"] for item in json_list(row["state_versions"])}
     return ContentState(
         versions=tuple((name, found.get(name, 0)) for name in keys),
-        changed_at=row.state_changed_at,
-        newest=row.state_newest,
-        next_due=row.state_next_due,
-        marker=row.state_newest,
+        changed_at=row["state_changed_at"],
+        newest=row["state_newest"],
+        next_due=row["state_next_due"],
+        marker=row["state_newest"],
     )
 
 
@@ -130,8 +130,7 @@ def state_statement(dialect: str) -> Any:
 
 async def read_state(connection: AsyncConnection, keys: Sequence[str], *, now: datetime) -> ContentState:
     """The state alone, for a response with no rows to carry it (an empty page, a catalogue)."""
-    statement = state_statement(connection.dialect.name)
-    row = (await connection.execute(statement, state_parameters(keys, now))).one()
+    row = await fetch_one(connection, state_statement(connection.dialect.name), state_parameters(keys, now))
     return state_from_row(row, keys)
 
 

@@ -91,10 +91,10 @@ def author_display_name(name: str, kind: str) -> str:
     return f"{name} (AI agent)" if kind == "ai_agent" else name
 
 
-def to_item(row: Any, *, site_url: str, full: bool) -> FeedItem:
+def to_item(article: dict[str, Any], *, site_url: str, full: bool) -> FeedItem:
     """A feed item from the card a row makes (`app.articles.cards`), so feeds and the JSON
     API cannot disagree about an article."""
-    shown = card(row, site_url)
+    shown = card(article, site_url)
     author = shown["author"]
     image = shown["hero_image"]
     return FeedItem(
@@ -102,7 +102,7 @@ def to_item(row: Any, *, site_url: str, full: bool) -> FeedItem:
         url=shown["canonical_url"],
         title=shown["title"],
         summary=shown["dek"],
-        content_html=row.body_html if full else None,
+        content_html=article["body_html"] if full else None,
         author_name=author_display_name(author["name"], author["kind"]),
         author_url=f"{site_url}/authors/{author['slug']}",
         ai_generated=shown["ai_generated"],
@@ -118,9 +118,9 @@ def to_item(row: Any, *, site_url: str, full: bool) -> FeedItem:
 
 
 def build_document(
-    subject: FeedSubject, rows: list[Any], *, site_url: str, self_url: str, full: bool
+    subject: FeedSubject, articles: list[dict[str, Any]], *, site_url: str, self_url: str, full: bool
 ) -> FeedDocument:
-    items = [to_item(row, site_url=site_url, full=full) for row in rows]
+    items = [to_item(article, site_url=site_url, full=full) for article in articles]
     # Derived from the items, never from the clock, so equal data renders equal bytes.
     updated = max((max(item.updated, item.published) for item in items), default=EPOCH)
     return FeedDocument(

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.articles.queries import FeedFilters
-from app.articles.feed import page_state
+from app.articles.filters import FeedFilters
+from app.articles.feed import dated_state
 from app.caching.http import FEED, Audience, conclude, http_cache
 from app.db import ReadConnection
 from app.dependencies import get_clock
@@ -70,11 +70,11 @@ class FeedRequest:
 
     async def render(self, subject: FeedSubject, filters: FeedFilters) -> Response:
         full = self.reader == FULL_TEXT
-        rows = await service.newest_rows(self.connection, filters, now=self.now, full_text=full)
-        conclude(self.request, self.response, await page_state(self.connection, rows, filters.keys(), now=self.now))
+        page = await service.newest(self.connection, filters, now=self.now, full_text=full)
+        conclude(self.request, self.response, dated_state(page, filters.keys()))
         document = build_document(
             subject,
-            rows,
+            page.items,
             site_url=self.site_url,
             # The self link names the feed, never the partner's key.
             self_url=str(self.request.url.remove_query_params("key")),

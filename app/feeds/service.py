@@ -7,7 +7,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from app.articles.queries import FeedFilters, feed_rows
+from app.articles.filters import FeedFilters
+from app.articles.queries import CardPage, read_feed
 from app.feeds.document import FeedSubject
 from app.models import Author, Tag, Ticker, TickerAlias
 from app.problems import NotFound
@@ -80,7 +81,5 @@ async def tag_subject(
     return subject, FeedFilters(tag_id=tag.id)
 
 
-async def newest_rows(
-    connection: AsyncConnection, filters: FeedFilters, *, now: datetime, full_text: bool
-) -> list[Any]:
-    return await feed_rows(connection, filters, now=now, limit=FEED_SIZE, full_text=full_text)
+async def newest(connection: AsyncConnection, filters: FeedFilters, *, now: datetime, full_text: bool) -> CardPage:
+    return await read_feed(connection, filters, now=now, limit=FEED_SIZE, full_text=full_text)

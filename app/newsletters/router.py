@@ -13,8 +13,8 @@ from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_in
 from app.problems import InvalidFields, problem_responses
 from app.responses import json_response
 from app.articles.cards import card
-from app.articles.feed import page_state
-from app.articles.queries import feed_rows
+from app.articles.feed import dated_state
+from app.articles.queries import read_feed
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import ALL
 
@@ -116,11 +116,11 @@ async def get_edition(
     service.require_edition_day(newsletter, edition_day, loc=["path", "day"])
     settings = request.app.state.settings
     filters = service.edition_filters(newsletter, edition_day)
-    rows = await feed_rows(connection, filters, now=now, limit=settings.edition_max_articles)
-    conclude(request, response, await page_state(connection, rows, filters.keys(), now=now))
+    page = await read_feed(connection, filters, now=now, limit=settings.edition_max_articles)
+    conclude(request, response, dated_state(page, filters.keys()))
     return json_response(response, {
         "newsletter": {"slug": newsletter.slug, "name": newsletter.name},
         "date": edition_day,
         "time_zone": newsletter.time_zone,
-        "articles": [card(row, settings.site_url) for row in rows],
+        "articles": [card(item, settings.site_url) for item in page.items],
     })

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles.cards import card
-from app.articles.queries import FeedFilters, feed_rows
+from app.articles.filters import FeedFilters
+from app.articles.queries import read_feed
 from app.keyset import ascending_page
 from app.models import Newsletter
 from app.newsletters.repository import NewsletterRepository
@@ -101,5 +102,5 @@ async def edition_cards(
     connection: AsyncConnection, newsletter: Newsletter, day: date, *, now: datetime, limit: int, site_url: str
 ) -> list[dict[str, Any]]:
     """The day's published articles as cards, newest first; later ones appear once they are due."""
-    rows = await feed_rows(connection, edition_filters(newsletter, day), now=now, limit=limit)
-    return [card(row, site_url) for row in rows]
+    page = await read_feed(connection, edition_filters(newsletter, day), now=now, limit=limit)
+    return [card(item, site_url) for item in page.items]

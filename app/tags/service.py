@@ -3,7 +3,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles.queries import visible_counts
+from app.articles.counts import visible_counts
 from app.keyset import ascending_page
 from app.models import Tag
 from app.problems import Conflict, InvalidFields, NotFound

@@ -6,7 +6,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.articles.queries import visible_counts
+from app.articles.counts import visible_counts
 from app.db import utcnow
 from app.keyset import ascending_page
 from app.models import Ticker, TickerAlias

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.articles import queries
+from app.articles import search
 from app.api_keys.scopes import Scope
 from app.models import Article, Author
 from tests.conftest import SITE_URL, bearer
@@ -308,7 +308,7 @@ class TestListArticlesFilters:
         assert set(found) == {weak_new.slug, strong_old.slug, tie_old.slug, weak_new2.slug}
 
     async def test_search_ranks_only_its_newest_matches(self, client, session, clock, monkeypatch):
-        monkeypatch.setattr(queries, "SEARCH_CANDIDATES", 3)
+        monkeypatch.setattr(search, "SEARCH_CANDIDATES", 3)
         author = await create_author(session)
         await create_ticker(session, "ALB")
         strong_oldest = await create_article(session, author=author, now=clock.now, published_ago=timedelta(days=9), title="Lithium, lithium, lithium", tickers=["ALB"])
