@@ -51,6 +51,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# An execution option of connections that only read: SQLite runs them without a BEGIN.
+READS_ONLY = "tickerfeed_reads_only"
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
@@ -90,7 +94,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        options = connection.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(READS_ONLY):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -111,7 +116,14 @@ class ReadDatabase:
     see exactly what they would see in one."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        if engine.dialect.name == "sqlite":
+            # Its connections are in the driver's autocommit mode already (`_configure_sqlite`):
+            # only the BEGIN is left out. SQLAlchemy's AUTOCOMMIT would set and reset the
+            # driver's isolation level on every check-out, each a hop to aiosqlite's thread:
+            # 1 ms of a 2.4 ms page.
+            self.engine = engine.execution_options(**{READS_ONLY: True})
+        else:
+            self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.engine.connect()

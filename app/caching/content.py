@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.caching.changes import bump_noted_keys
+from app.caching.changes import NOTED, bump_noted_keys
 from app.caching.shared import REFRESH_SECONDS, SharedCache
 from app.caching.state import recent_versions
 from app.db import ReadDatabase
@@ -27,7 +27,8 @@ class ContentCache:
     async def commit(self, session: AsyncSession) -> None:
         """Commits `session` with the content keys it changed bumped in the same
         transaction; with a shared cache, announced before the commit and stored after."""
-        versions = await session.run_sync(bump_noted_keys)
+        # A session that flushed nothing has nothing noted: no hop into the sync layer.
+        versions = await session.run_sync(bump_noted_keys) if NOTED in session.info else {}
         if versions and self.shared is not None:
             await self.shared.before_commit(versions)
         await session.commit()

@@ -26,6 +26,9 @@ NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010
 
 
 def clean(text: str) -> str:
+    # Printable ASCII is all XML characters: most text skips the expression.
+    if text.isascii() and text.isprintable():
+        return text
     return NOT_XML_CHAR.sub("", text)
 
 
@@ -40,9 +43,7 @@ def html_text(text: str) -> str:
 def child(
     parent: etree._Element, tag: str, text: str | None = None, **attributes: str
 ) -> etree._Element:
-    element = etree.SubElement(
-        parent, tag, {name: clean(value) for name, value in attributes.items()}
-    )
+    element = etree.SubElement(parent, tag, {name: clean(value) for name, value in attributes.items()} if attributes else None)
     if text is not None:
         element.text = clean(text)
     return element
