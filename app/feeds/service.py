@@ -1,7 +1,6 @@
 """The subject of each feed and its newest items."""
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from app.models.base import Timestamped, timestamp
 
