@@ -50,40 +50,28 @@ class CardPage:
     state: Mapping[str, Any]
 
 
-def _tickers_json() -> Any:
-    # Each link's object comes from a subquery of its own, so PostgreSQL looks the ticker up
-    # by its key: as a join it hashed all 500 tickers for every card (0.13 ms per card at 1M).
-    ticker = (
-        select(json_object(
-            literal_key("symbol"), Ticker.symbol, literal_key("name"), Ticker.name,
-            literal_key("asset_class"), Ticker.asset_class, literal_key("exchange"), Ticker.exchange,
-            literal_key("role"), ArticleTicker.role,
-        ))
-        .where(col(Ticker.id) == ArticleTicker.ticker_id)
-        .correlate(ArticleTicker)
+def _links_json(link: Any, target: Any, on: Any, **fields: Any) -> Any:
+    """An article's linked tickers or tags as a JSON array of objects. Each object comes
+    from a subquery of its own, so PostgreSQL looks the linked row up by its key: as a join
+    it hashed all 500 tickers for every card (0.13 ms per card at 1M)."""
+    item = (
+        select(json_object(*[part for name, value in fields.items() for part in (literal_key(name), value)]))
+        .where(col(target.id) == on)
+        .correlate(link)
         .scalar_subquery()
     )
-    return (
-        select(json_array_agg(ticker))
-        .where(col(ArticleTicker.article_id) == Article.id)
-        .correlate(Article)
-        .scalar_subquery()
+    return select(json_array_agg(item)).where(link.article_id == Article.id).correlate(Article).scalar_subquery()
+
+
+def _tickers_json() -> Any:
+    return _links_json(
+        ArticleTicker, Ticker, ArticleTicker.ticker_id, symbol=Ticker.symbol, name=Ticker.name,
+        asset_class=Ticker.asset_class, exchange=Ticker.exchange, role=ArticleTicker.role,
     )
 
 
 def _tags_json() -> Any:
-    tag = (
-        select(json_object(literal_key("slug"), Tag.slug, literal_key("name"), Tag.name))
-        .where(col(Tag.id) == ArticleTag.tag_id)
-        .correlate(ArticleTag)
-        .scalar_subquery()
-    )
-    return (
-        select(json_array_agg(tag))
-        .where(col(ArticleTag.article_id) == Article.id)
-        .correlate(Article)
-        .scalar_subquery()
-    )
+    return _links_json(ArticleTag, Tag, ArticleTag.tag_id, slug=Tag.slug, name=Tag.name)
 
 
 def card_object(*, full_text: bool = False, detail: bool = False, **extra: Any) -> Any:
@@ -168,10 +156,13 @@ def _newest_first(item: dict[str, Any]) -> tuple[Any, ...]:
     return item.get("score") or 0.0, item["published_at"], item["id"]
 
 
-def _cards_of(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The page's cards in order. The database aggregates them in the order it read them;
-    SQL does not promise that order, so it is restored here (a page is at most 101 cards)."""
+def _cards_of(row: Mapping[str, Any], scores: Mapping[int, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The page's cards in order, with a search's `score` and `newest_match` from `scores`.
+    The database aggregates them in the order it read them; SQL does not promise that
+    order, so it is restored here (a page is at most 101 cards)."""
     items = [parse_card(item) for item in row["cards"] or []]
+    for item in items if scores else ():
+        item["score"], item["newest_match"] = scores[item["id"]]["score"], scores[item["id"]]["newest_match"]
     items.sort(key=_newest_first, reverse=True)
     return items
 
@@ -198,11 +189,7 @@ async def read_feed(
         return CardPage(_cards_of(row), row)
     found = {row["id"]: row for row in await fetch_all(connection, search_statement(shape), parameters)}
     row = await fetch_one(connection, cards_statement(shape.dialect, full_text), {**parameters, "ids": list(found)})
-    items = [parse_card(item) for item in row["cards"] or []]
-    for item in items:
-        item["score"], item["newest_match"] = found[item["id"]]["score"], found[item["id"]]["newest_match"]
-    items.sort(key=_newest_first, reverse=True)
-    return CardPage(items, row)
+    return CardPage(_cards_of(row, found), row)
 
 
 @cache

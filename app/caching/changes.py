@@ -5,7 +5,7 @@ service can forget it: the first time a flush touches an article, the article's
 footprint (`keys.Footprint`) is read as it stands before the change; a touched author,
 ticker, alias, tag or newsletter changes `all`. Before the transaction commits, the
 footprints are read again, the keys that moved are bumped in `content_key`, and the
-versions they reached are what the shared cache announces (`app.db.get_session`).
+versions they reached are what the shared cache announces (`ContentCache.commit`).
 A session that commits without that step (the CLI's, the tests') is bumped by the
 `before_commit` listener instead. Writes through Core statements bypass the listeners;
 services use the ORM.

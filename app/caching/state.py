@@ -67,10 +67,6 @@ def epoch_micros(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def from_epoch_micros(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
-
-
 def _visible_edge(*, upcoming: bool) -> Any:
     """The newest visible `published_at`, or the next one to become visible: one entry at
     either side of now in the partial feed index (written out literally so both backends
