@@ -1,63 +1,73 @@
 """Atom 1.0 (RFC 4287), with the hero image as `link rel="enclosure"`."""
 
-from lxml import etree
-
 from app.feeds.document import AI_CATEGORY, TICKERFEED_NS, FeedDocument, FeedItem
-from app.feeds.xml import ATOM_NS, XML_NS, add_tickers, child, image_type, rfc3339, serialize
+from app.feeds.xml import ATOM_NS, DECLARATION, attribute, image_type, rfc3339, start_tag, text, tickers
 
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
-NAMESPACES = {None: ATOM_NS, "tf": TICKERFEED_NS}
+INDENT = "    "
 
 
-def _a(tag: str) -> str:
-    return f"{{{ATOM_NS}}}{tag}"
+def _enclosure(item: FeedItem) -> list[str]:
+    image = item.image
+    if image is None:
+        return []
+    kind = image_type(image.url)
+    return [
+        f'{INDENT}<link rel="enclosure" href="{attribute(image.url)}"'
+        + (f' type="{attribute(kind)}"' if kind else "")
+        + (f' title="{attribute(image.alt)}"' if image.alt else "")
+        + "/>\n"
+    ]
 
 
-def _entry(feed: etree._Element, item: FeedItem, site_url: str) -> None:
-    entry = child(feed, _a("entry"))
-    child(entry, _a("id"), item.id)
-    child(entry, _a("title"), item.title, type="text")
-    child(entry, _a("link"), rel="alternate", type="text/html", href=item.url)
-    child(entry, _a("published"), rfc3339(item.published))
-    child(entry, _a("updated"), rfc3339(item.updated))
-    author = child(entry, _a("author"))
-    child(author, _a("name"), item.author_name)
-    child(author, _a("uri"), item.author_url)
-    child(entry, _a("summary"), item.summary, type="text")
+def _entry(item: FeedItem, site_url: str) -> list[str]:
+    lines = [
+        "  <entry>\n"
+        f"{INDENT}<id>{text(item.id)}</id>\n"
+        f'{INDENT}<title type="text">{text(item.title)}</title>\n'
+        f'{INDENT}<link rel="alternate" type="text/html" href="{attribute(item.url)}"/>\n'
+        f"{INDENT}<published>{rfc3339(item.published)}</published>\n"
+        f"{INDENT}<updated>{rfc3339(item.updated)}</updated>\n"
+        f"{INDENT}<author>\n"
+        f"{INDENT}  <name>{text(item.author_name)}</name>\n"
+        f"{INDENT}  <uri>{text(item.author_url)}</uri>\n"
+        f"{INDENT}</author>\n"
+        f'{INDENT}<summary type="text">{text(item.summary)}</summary>\n'
+    ]
     if item.content_html is not None:
-        child(entry, _a("content"), item.content_html, type="html")
-    for ticker in item.tickers:
-        child(
-            entry,
-            _a("category"),
-            term=ticker.symbol,
-            scheme=f"{site_url}/tickers",
-            label=ticker.name,
-        )
-    for tag in item.tags:
-        child(entry, _a("category"), term=tag.slug, scheme=f"{site_url}/tags", label=tag.name)
+        lines.append(f'{INDENT}<content type="html">{text(item.content_html)}</content>\n')
+    tickers_scheme = attribute(f"{site_url}/tickers")
+    lines.extend(
+        f'{INDENT}<category term="{attribute(ticker.symbol)}" scheme="{tickers_scheme}" '
+        f'label="{attribute(ticker.name)}"/>\n'
+        for ticker in item.tickers
+    )
+    tags_scheme = attribute(f"{site_url}/tags")
+    lines.extend(
+        f'{INDENT}<category term="{attribute(tag.slug)}" scheme="{tags_scheme}" label="{attribute(tag.name)}"/>\n'
+        for tag in item.tags
+    )
     if item.ai_generated:
-        child(entry, _a("category"), term=AI_CATEGORY, label="AI-generated")
-    if item.image is not None:
-        attributes = {"rel": "enclosure", "href": item.image.url}
-        if kind := image_type(item.image.url):
-            attributes["type"] = kind
-        if item.image.alt:
-            attributes["title"] = item.image.alt
-        child(entry, _a("link"), **attributes)
-    add_tickers(entry, item)
+        lines.append(f'{INDENT}<category term="{AI_CATEGORY}" label="AI-generated"/>\n')
+    lines.extend(_enclosure(item))
+    lines.extend(tickers(item, INDENT))
+    lines.append("  </entry>\n")
+    return lines
 
 
 def render_atom(document: FeedDocument) -> bytes:
-    feed = etree.Element(_a("feed"), nsmap=NAMESPACES)  # type: ignore[arg-type]
-    feed.set(f"{{{XML_NS}}}lang", document.language)
-    child(feed, _a("id"), document.id)
-    child(feed, _a("title"), document.title, type="text")
-    child(feed, _a("subtitle"), document.description, type="text")
-    child(feed, _a("updated"), rfc3339(document.updated))
-    child(feed, _a("link"), rel="alternate", type="text/html", href=document.home_url)
-    child(feed, _a("link"), rel="self", type="application/atom+xml", href=document.self_url)
-    child(feed, _a("generator"), "tickerfeed")
+    root = start_tag("feed", {"xmlns": ATOM_NS, "xmlns:tf": TICKERFEED_NS, "xml:lang": document.language})
+    lines = [
+        f"{DECLARATION}{root}\n"
+        f"  <id>{text(document.id)}</id>\n"
+        f'  <title type="text">{text(document.title)}</title>\n'
+        f'  <subtitle type="text">{text(document.description)}</subtitle>\n'
+        f"  <updated>{rfc3339(document.updated)}</updated>\n"
+        f'  <link rel="alternate" type="text/html" href="{attribute(document.home_url)}"/>\n'
+        f'  <link rel="self" type="application/atom+xml" href="{attribute(document.self_url)}"/>\n'
+        "  <generator>tickerfeed</generator>\n"
+    ]
     for item in document.items:
-        _entry(feed, item, document.site_url)
-    return serialize(feed)
+        lines.extend(_entry(item, document.site_url))
+    lines.append("</feed>\n")
+    return "".join(lines).encode()

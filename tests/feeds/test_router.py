@@ -4,11 +4,11 @@ malformed XML or broken feed structure in `bozo`."""
 import html
 import json
 from datetime import timedelta
+from xml.etree import ElementTree as etree
 
 import feedparser
 import httpx
 import pytest
-from lxml import etree
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.scopes import Scope
