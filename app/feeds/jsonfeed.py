@@ -79,7 +79,7 @@ def _item(item: FeedItem) -> JsonFeedItem:
         tags=tags,
         tickerfeed=ItemExtension(
             ai_generated=item.ai_generated,
-            tickers=[TickerExtension(**vars(ticker)) for ticker in item.tickers],
+            tickers=[TickerExtension(**ticker._asdict()) for ticker in item.tickers],
         ),
     )
 

@@ -3,7 +3,7 @@ content:encoded for full text, dc:creator for names (RSS `author` must be an e-m
 media:content for the hero image (an `enclosure` needs a byte length we do not know)."""
 
 from datetime import datetime
-from email.utils import format_datetime
+from wsgiref.handlers import format_date_time
 
 from app.feeds.document import AI_CATEGORY, TICKERFEED_NS, FeedDocument, FeedItem
 from app.feeds.xml import (
@@ -39,7 +39,8 @@ INDENT = "      "
 
 
 def _date(moment: datetime) -> str:
-    return format_datetime(moment.replace(microsecond=0), usegmt=True)
+    """RFC 822 as RSS 2.0 wants it, with a four-digit year: the HTTP date format."""
+    return format_date_time(moment.timestamp())
 
 
 def _image(item: FeedItem) -> list[str]:

@@ -59,7 +59,7 @@ def start_tag(tag: str, attributes: dict[str, str]) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def image_type(url: str) -> str | None:
