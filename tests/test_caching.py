@@ -195,20 +195,21 @@ class TestInvalidation:
         after = await revalidate(client, "/feeds/articles.json", before)
         assert after.status_code == 200 and after.json()["items"] == []
 
+    @pytest.mark.parametrize("path", ["/feeds/articles.json", "/v1/articles", "/v1/tickers/NVDA/articles"])
     async def test_a_scheduled_article_appearing_changes_the_etag(
-        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, article: Any, path: str
     ) -> None:
         scheduled = await factories.create_article(
-            session, author=article.author, now=clock.now, published_ago=timedelta(hours=-1)
+            session, author=article.author, now=clock.now, published_ago=timedelta(hours=-1), tickers=["NVDA"]
         )
-        before = await client.get("/feeds/articles.json")
-        assert [item["url"].endswith(scheduled.slug) for item in before.json()["items"]] == [False]
-        assert (await revalidate(client, "/feeds/articles.json", before)).status_code == 304
+        before = await client.get(path)
+        assert scheduled.slug not in before.text
+        assert (await revalidate(client, path, before)).status_code == 304
 
         clock.now += timedelta(hours=2)  # no write happens: only time passes
-        after = await revalidate(client, "/feeds/articles.json", before)
+        after = await revalidate(client, path, before)
         assert after.status_code == 200
-        assert after.json()["items"][0]["url"].endswith(scheduled.slug)
+        assert scheduled.slug in after.text
 
     async def test_content_writes_bump_all_and_key_writes_do_not(
         self, session: AsyncSession, article: Any
@@ -305,10 +306,21 @@ class TestCost:
     ) -> None:
         with counted_statements(engine) as full:
             first = await client.get("/v1/articles")
+        assert len(full) == 1 and "content_key" in full[0] and "'title'" in full[0]
+
+    @pytest.mark.parametrize("path", ["/v1/articles", "/v1/tickers/NVDA/articles", "/feeds/articles.rss"])
+    async def test_a_current_copy_is_answered_without_reading_cards(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock, engine: AsyncEngine, article: Any, path: str
+    ) -> None:
+        first = await client.get(path)
         with counted_statements(engine) as conditional:
-            assert (await revalidate(client, "/v1/articles", first)).status_code == 304
-        assert len(full) == 1 and "content_key" in full[0] and "json" in full[0]
-        assert conditional == full
+            assert (await revalidate(client, path, first)).status_code == 304
+        (statement,) = [statement for statement in conditional if "content_key" in statement]
+        assert "'title'" not in statement  # the state and the first date, no card
+        await factories.create_article(session, author=article.author, now=clock.now, tickers=["NVDA"])
+        with counted_statements(engine) as stale:
+            assert (await revalidate(client, path, first)).status_code == 200
+        assert ["'title'" in statement for statement in stale if "content_key" in statement] == [False, True]
 
     async def test_a_ticker_filter_is_one_small_look_up_and_the_page(
         self, client: httpx.AsyncClient, engine: AsyncEngine, article: Any

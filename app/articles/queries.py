@@ -115,10 +115,9 @@ def _after(rows: Select[Any], key: list[Any], shape: Shape) -> Select[Any]:
     return rows.order_by(*[part.desc() for part in key]).limit(LIMIT)
 
 
-@cache
-def feed_statement(shape: Shape) -> Select[Any]:
-    """Newest first; keyset after the cursor."""
-    rows = select(card_object(full_text=shape.full_text).label("card")).select_from(Article)
+def _feed_rows(shape: Shape, *columns: Any) -> Select[Any]:
+    """The visible rows of a feed page as `columns`, newest first, after the cursor."""
+    rows = select(*columns).select_from(Article)
     key = [col(Article.published_at), col(Article.id)]
     if shape.tickers == 1:
         # One ticker: walk that ticker's links newest first instead of the whole feed.
@@ -128,7 +127,21 @@ def feed_statement(shape: Shape) -> Select[Any]:
         key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
         shape = replace(shape, tickers=0)
     rows = filtered(rows.where(is_visible()), shape).join(Author, col(Author.id) == Article.author_id)
-    return _as_page(_after(rows, key, shape), shape.dialect)
+    return _after(rows, key, shape)
+
+
+@cache
+def feed_statement(shape: Shape) -> Select[Any]:
+    """Newest first; keyset after the cursor."""
+    return _as_page(_feed_rows(shape, card_object(full_text=shape.full_text).label("card")), shape.dialect)
+
+
+@cache
+def first_date_statement(shape: Shape) -> Select[Any]:
+    """The state of a page and its first row's `published_at`, without the cards: all a
+    conditional request needs to be answered (`dated_state`)."""
+    first = _feed_rows(shape, col(Article.published_at).label("published_at")).subquery("page")
+    return select(select(first.c.published_at).scalar_subquery().label("first_date"), *state_columns(shape.dialect))
 
 
 @cache
@@ -167,6 +180,16 @@ def _cards_of(row: Mapping[str, Any], scores: Mapping[int, Mapping[str, Any]] | 
     return items
 
 
+def _feed_parameters(
+    filters: FeedFilters, *, now: datetime, limit: int, after: Sequence[Any] | None
+) -> dict[str, Any]:
+    return {
+        "now": now, "limit": limit, **state_parameters(filters.keys(), now),
+        **filter_parameters(filters), **search_parameters(filters),
+        **{f"after_{index}": value for index, value in enumerate(after or ())},
+    }
+
+
 async def read_feed(
     connection: AsyncConnection,
     filters: FeedFilters,
@@ -179,17 +202,22 @@ async def read_feed(
     """A page of cards (with `score` and `newest_match` in a search), newest first or by
     relevance, after the cursor's key `after`."""
     shape = shape_of(filters, dialect=connection.dialect.name, after=after, full_text=full_text)
-    parameters = {
-        "now": now, "limit": limit, **state_parameters(filters.keys(), now),
-        **filter_parameters(filters), **search_parameters(filters),
-        **{f"after_{index}": value for index, value in enumerate(after or ())},
-    }
+    parameters = _feed_parameters(filters, now=now, limit=limit, after=after)
     if not filters.query:
         row = await fetch_one(connection, feed_statement(shape), parameters)
         return CardPage(_cards_of(row), row)
     found = {row["id"]: row for row in await fetch_all(connection, search_statement(shape), parameters)}
     row = await fetch_one(connection, cards_statement(shape.dialect, full_text), {**parameters, "ids": list(found)})
     return CardPage(_cards_of(row, found), row)
+
+
+async def read_first_date(
+    connection: AsyncConnection, filters: FeedFilters, *, now: datetime, after: Sequence[Any] | None = None
+) -> tuple[Mapping[str, Any], datetime | None]:
+    """The state row of a date-ordered page (not a search) and its first row's date."""
+    shape = shape_of(filters, dialect=connection.dialect.name, after=after)
+    row = await fetch_one(connection, first_date_statement(shape), _feed_parameters(filters, now=now, limit=1, after=after))
+    return row, row["first_date"]
 
 
 @cache

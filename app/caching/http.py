@@ -202,13 +202,29 @@ def rendering_of(scope: Any) -> Rendering | None:
     return scope.get("state", {}).get(RENDERING)
 
 
-def conclude(request: Request, response: Response, state: ContentState) -> None:
-    """Validators from `state` on `response`, or a 304 when the client's copy is current."""
+def is_conditional(request: Request) -> bool:
+    return "if-none-match" in request.headers or "if-modified-since" in request.headers
+
+
+def _not_modified_unless_changed(request: Request, state: ContentState) -> tuple[Rendering, dict[str, str]]:
+    """The caching headers of `state`; a 304 when the client's copy is current."""
     rendering: Rendering = request.scope["state"][RENDERING]
     validators = compute_validators(request, state, kind=rendering.policy.kind, audience=rendering.audience)
     headers = caching_headers(rendering.policy, rendering.audience, validators)
     if validators.is_fresh_for(request):
         raise NotModified(headers | {"Vary": "Authorization"})
+    return rendering, headers
+
+
+def answer_if_current(request: Request, state: ContentState) -> None:
+    """A 304 when the client's copy is current; otherwise nothing, and the route reads its
+    response, concluding with the state it read it with."""
+    _not_modified_unless_changed(request, state)
+
+
+def conclude(request: Request, response: Response, state: ContentState) -> None:
+    """Validators from `state` on `response`, or a 304 when the client's copy is current."""
+    rendering, headers = _not_modified_unless_changed(request, state)
     _set_headers(response, headers)
     rendering.state = state
     rendering.shareable = only_declared_parameters(request)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.filters import FeedFilters
-from app.articles.feed import dated_state
+from app.articles.feed import answer_if_unchanged, dated_state
 from app.caching.http import FEED, Audience, conclude, http_cache
 from app.db import ReadConnection
 from app.dependencies import get_clock
@@ -70,6 +70,7 @@ class FeedRequest:
 
     async def render(self, subject: FeedSubject, filters: FeedFilters) -> Response:
         full = self.reader == FULL_TEXT
+        await answer_if_unchanged(self.request, self.connection, filters, now=self.now)
         page = await service.newest(self.connection, filters, now=self.now, full_text=full)
         conclude(self.request, self.response, dated_state(page, filters.keys()))
         document = build_document(
