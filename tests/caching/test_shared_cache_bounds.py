@@ -22,17 +22,9 @@ from app.settings import Settings
 from bench.server import free_port
 from tests import factories
 from tests.conftest import Clock
-from tests.mail_fixtures import SmtpServer, build_app, mail_settings, smtp  # noqa: F401  (fixture)
+from tests.mail_fixtures import SmtpServer, build_app, mail_settings
 from tests.subscriber_factories import create_newsletter, subscribe
-from tests.test_shared_cache import (  # noqa: F401  (fixtures)
-    REDIS_URL,
-    article,
-    cache_settings,
-    cached,
-    cached_app,
-    process,
-    stored_responses,
-)
+from tests.test_shared_cache import process, stored_responses
 
 pytestmark = pytest.mark.asyncio
 
@@ -144,7 +136,7 @@ async def limited_prefix() -> AsyncIterator[str]:
 
 @pytest.fixture
 def limited_app(
-    cache_settings: Settings, capped_redis_url: str, limited_prefix: str, smtp: SmtpServer,  # noqa: F811
+    cache_settings: Settings, capped_redis_url: str, limited_prefix: str, smtp: SmtpServer,
     engine: Any, connection: Any, sessionmaker: Any, clock: Clock,
 ) -> Any:
     """One subscribe per address an hour; the cache on the capped server, the limits on their own."""
