@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BeforeValidator, StringConstraints, UrlConstraints
 
 _SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
@@ -46,6 +47,14 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9./-]{0,15}$"
 Symbol = Annotated[
     str,
     StringConstraints(pattern=SYMBOL_PATTERN, min_length=1, max_length=16, to_upper=True),
+]
+
+# A ticker in a path: found by symbol or alias in any case; the shared cache stores only
+# the upper-case spelling, so case variants of one page add no entries (issue 10).
+SymbolPath = Annotated[
+    str,
+    Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case."),
+    AfterValidator(str.upper),
 ]
 
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]

@@ -1,7 +1,8 @@
 """Rate limits with the `limits` library, and the client address they are keyed on.
 
-With `REDIS_URL` set the counters live in Redis and hold across every API process;
-without it they are per process, which suits the embedded single-process default.
+With `RATE_LIMIT_REDIS_URL` (else `REDIS_URL`) set the counters live in Redis and hold
+across every API process; without either they are per process, which suits the embedded
+single-process default.
 """
 
 import functools
@@ -25,9 +26,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def create_storage(settings: Settings) -> Storage:
-    if settings.redis_url:
+    if settings.rate_limit_storage_url:
         storage = storage_from_string(
-            "async+" + settings.redis_url,
+            "async+" + settings.rate_limit_storage_url,
             implementation="redispy",
             key_prefix=settings.rate_limit_prefix,
         )

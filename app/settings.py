@@ -2,6 +2,7 @@
 
 import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     shared_cache_prefix: str = "tickerfeed:cache"
     shared_cache_ttl_seconds: int = Field(default=600, ge=1)
     shared_cache_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # Larger responses are answered but not stored: with the TTL, this bounds one entry.
+    shared_cache_max_response_bytes: int = Field(default=262_144, ge=1024, le=16_777_216)
+    # Eviction is per Redis server: counters on the cache's server can be evicted by
+    # cached responses (issue 10), so production keeps them on a `noeviction` server.
+    rate_limit_redis_url: str | None = None
     rate_limit_prefix: str = "tickerfeed"
     rate_limit_subscribe_per_client: str = "20/hour"
     rate_limit_subscribe_per_email: str = "5/hour"
@@ -111,9 +117,27 @@ class Settings(BaseSettings):
         if self.environment == "production" and not self.is_sqlite and not self.redis_url:
             # Several processes share one PostgreSQL; in-memory rate limits would be per process.
             raise ValueError("REDIS_URL must be set in production on PostgreSQL")
+        if self.environment == "production" and self.shares_a_server_with_the_cache():
+            raise ValueError(
+                "RATE_LIMIT_REDIS_URL must name another Redis server than REDIS_URL (one with "
+                "maxmemory-policy noeviction) while SHARED_CACHE is on: cached responses would evict rate limits"
+            )
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE cannot exceed MAX_PAGE_SIZE")
         return self
+
+    @property
+    def rate_limit_storage_url(self) -> str | None:
+        """Where rate-limit counters live: their own server, else (development) REDIS_URL."""
+        return self.rate_limit_redis_url or self.redis_url
+
+    def shares_a_server_with_the_cache(self) -> bool:
+        """True when the rate limits would sit on the shared cache's Redis server. Another
+        database number on the same server does not help: maxmemory and eviction are per server."""
+        if not (self.redis_url and self.shared_cache):
+            return False
+        limits = self.rate_limit_storage_url
+        return limits is not None and _redis_server(limits) == _redis_server(self.redis_url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,6 +150,13 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return str(self.public_api_url).rstrip("/")
+
+
+def _redis_server(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return ("", 0, parts.path)
+    return (parts.hostname or "localhost", parts.port or 6379, "")
 
 
 @lru_cache

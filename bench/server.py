@@ -108,10 +108,12 @@ def serve(target: str, *, env: dict[str, str], workers: int = 1, factory: bool =
     ]
     if factory:
         command.append("--factory")
+    url = f"http://127.0.0.1:{port}"
+    # The shared cache answers only requests addressed to PUBLIC_API_URL.
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL
+        command, cwd=PROJECT_ROOT, env={**os.environ, "PUBLIC_API_URL": url, **env}, stdout=subprocess.DEVNULL
     )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, workers=workers)
+    server = Server(url=url, process=process, workers=workers)
     try:
         _wait_until_up(server)
         yield server

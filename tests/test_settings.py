@@ -26,9 +26,29 @@ def test_production_on_postgresql_needs_redis_for_shared_rate_limits() -> None:
 
 def test_production_on_postgresql_with_redis_is_accepted() -> None:
     configured = settings(
-        environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0"
+        environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0",
+        rate_limit_redis_url="redis://limits:6379/0",
     )
     assert configured.redis_url == "redis://r:6379/0"
+    assert configured.rate_limit_storage_url == "redis://limits:6379/0"
+
+
+@pytest.mark.parametrize("rate_limit_redis_url", [None, "redis://r/1", "redis://r:6379/0"])
+def test_production_keeps_rate_limits_off_the_cache_server(rate_limit_redis_url: str | None) -> None:
+    # Issue 10: cached responses under the cache's eviction policy evicted a limiter's counter.
+    with pytest.raises(ValidationError, match="RATE_LIMIT_REDIS_URL must name another Redis server"):
+        settings(
+            environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0",
+            rate_limit_redis_url=rate_limit_redis_url,
+        )
+
+
+def test_without_the_shared_cache_rate_limits_may_use_redis_url() -> None:
+    configured = settings(
+        environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0",
+        shared_cache=False,
+    )
+    assert configured.rate_limit_storage_url == "redis://r:6379/0"
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,9 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 async def cache_settings(settings: Settings) -> AsyncIterator[Settings]:
     """The test settings with the shared cache on, under a prefix of this test's own."""
     prefix = f"tickerfeed-test:{uuid.uuid4().hex}"
-    yield settings.model_copy(update={"redis_url": REDIS_URL, "shared_cache_prefix": prefix})
+    yield settings.model_copy(
+        update={"redis_url": REDIS_URL, "shared_cache_prefix": prefix, "public_api_url": "http://testserver"}
+    )
     redis = Redis.from_url(REDIS_URL)
     keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
     if keys:

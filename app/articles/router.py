@@ -17,6 +17,7 @@ from app.articles.search import SEARCH_CANDIDATES
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import article_key
+from app.caching.request_key import OPEN_ENDED
 from app.caching.state import state_from_row
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
@@ -41,9 +42,9 @@ async def feed_filters(
     author: Annotated[Slug | None, Query(description="Author slug.")] = None,
     tag: Annotated[TagSlug | None, Query(description="Tag slug.")] = None,
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
-    since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
-    until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339).")] = None,
-    q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest.")] = None,  # type: ignore[valid-type]
+    since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339)."), OPEN_ENDED] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339)."), OPEN_ENDED] = None,
+    q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest."), OPEN_ENDED] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     """The filters as ids, resolved in one query; a 422 naming every unknown name."""
     names = await resolve_names(

@@ -18,10 +18,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.routing import APIRoute
 
 from app.api_keys.dependencies import OptionalApiKey
 from app.caching.keys import COUNTS
+from app.caching.request_key import is_canonical, query_pairs
 from app.caching.state import REPRESENTATION_REVISION, ContentState, read_state
 from app.dependencies import get_clock
 
@@ -117,7 +117,7 @@ def weak_equal(candidate: str, etag: str) -> bool:
 def compute_validators(
     request: Request, state: ContentState, *, kind: str, audience: Audience
 ) -> Validators:
-    query = [(name, value) for name, value in request.query_params.multi_items() if name != "key"]
+    query = query_pairs(request.scope["query_string"])
     seed = json.dumps(
         [
             REPRESENTATION_REVISION,
@@ -164,29 +164,6 @@ async def _no_store(response: Response) -> None:
 _no_store.http_cache_policy = NO_STORE  # type: ignore[attr-defined]
 
 
-def declared_query_parameters(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route or any of its dependencies declares, worked out once
-    per route and kept on it (routes are not hashable)."""
-    known: frozenset[str] | None = getattr(route, "declared_query_parameters", None)
-    if known is None:
-        names: set[str] = set()
-        pending = [route.dependant]
-        while pending:
-            dependant = pending.pop()
-            names.update(param.alias for param in dependant.query_params)
-            pending.extend(dependant.dependencies)
-        known = frozenset(names)
-        route.declared_query_parameters = known  # type: ignore[attr-defined]
-    return known
-
-
-def only_declared_parameters(request: Request) -> bool:
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return False
-    return set(request.query_params.keys()) <= declared_query_parameters(route)
-
-
 @dataclass
 class Rendering:
     """How this request's response is cached: the route's policy and caller, then the
@@ -227,7 +204,7 @@ def conclude(request: Request, response: Response, state: ContentState) -> None:
     rendering, headers = _not_modified_unless_changed(request, state)
     _set_headers(response, headers)
     rendering.state = state
-    rendering.shareable = only_declared_parameters(request)
+    rendering.shareable = is_canonical(request)
 
 
 AudienceDependency = Callable[..., Awaitable[Audience]]

@@ -3,8 +3,8 @@
 A hit costs one Redis round trip and no database, route or validation work: the stored
 body with its headers, or a 304 when the client's validator matches. A miss runs the
 route, which concludes with the state its response was built from (`http.conclude`) and
-whether every query parameter sent is one the route declares; a public 200 is then
-stored with that state (random unknown parameters cannot fill Redis).
+whether the request is the canonical spelling of one page (`request_key.is_canonical`); a
+public 200 of at most `shared_cache_max_response_bytes` is then stored with that state.
 """
 
 import asyncio
@@ -15,20 +15,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching.http import Validators, rendering_of
+from app.caching.request_key import lookup_key
 from app.caching.shared import CachedResponse, SharedCache
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
 NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})
-MAX_STORED_BODY = 1_048_576
 RENDER_WAIT_SECONDS = 5.0
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since"})
-
-
-def request_key(scope: Scope, site_url: str) -> str:
-    """What besides the content state a public representation depends on: the site and
-    API base URLs its links use (as the route builds them), the path and the query string."""
-    base = str(Request(scope).base_url)
-    return "\n".join((site_url, base, scope["path"], scope["query_string"].decode("latin-1")))
 
 
 def is_anonymous(scope: Scope) -> bool:
@@ -49,10 +42,12 @@ class SharedCacheMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state if scope["type"] == "http" else None
         cache: SharedCache | None = state.content_cache.shared if state is not None else None
-        if cache is None or scope["method"] != "GET" or not is_anonymous(scope):
+        key = None
+        if cache is not None and scope["method"] == "GET" and is_anonymous(scope):
+            key = lookup_key(scope, state.settings)
+        if key is None:
             await self.app(scope, receive, send)
             return
-        key = request_key(scope, state.settings.site_url)
         # The first request for a page in this process leads until it has answered; one that
         # comes meanwhile and misses waits for it, then reads the page from Redis. Taken
         # before the look-up, so a follower whose look-up predates the leader's store waits too.
@@ -96,6 +91,7 @@ class SharedCacheMiddleware:
         await send({"type": "http.response.body", "body": cached.body})
 
     async def _run_and_store(self, scope: Scope, receive: Receive, send: Send, cache: SharedCache, key: str) -> None:
+        max_stored_body = scope["app"].state.settings.shared_cache_max_response_bytes
         status = 0
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
@@ -106,14 +102,14 @@ class SharedCacheMiddleware:
             if message["type"] == "http.response.start":
                 # Copied before sending: outer middleware add per-request headers in place.
                 status, headers = message["status"], list(message.get("headers", []))
-            elif message["type"] == "http.response.body" and size <= MAX_STORED_BODY:
+            elif message["type"] == "http.response.body" and size <= max_stored_body:
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
             await send(message)
 
         await self.app(scope, receive, capture)
         rendering = rendering_of(scope)
-        if status != 200 or rendering is None or rendering.state is None or size > MAX_STORED_BODY:
+        if status != 200 or rendering is None or rendering.state is None or size > max_stored_body:
             return
         cache_control = next((value for name, value in headers if name == b"cache-control"), b"")
         if rendering.shareable and cache_control.startswith(b"public"):

@@ -16,15 +16,12 @@ from app.dependencies import get_clock
 from app.feeds import atom, jsonfeed, rss, service
 from app.feeds.dependencies import FULL_TEXT, feed_audience
 from app.feeds.document import FeedSubject, build_document
-from app.fields import SLUG_PATTERN, SYMBOL_PATTERN
+from app.fields import SLUG_PATTERN, SymbolPath
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/feeds", tags=["Feeds"])
 Clock = Annotated[datetime, Depends(get_clock)]
 Reader = Annotated[Audience, Depends(feed_audience)]
-SymbolPath = Annotated[
-    str, Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case.")
-]
 SlugPath = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 
 

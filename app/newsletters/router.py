@@ -17,14 +17,16 @@ from app.articles.feed import dated_state
 from app.articles.queries import read_feed
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import ALL
+from app.caching.request_key import OPEN_ENDED
 
 router = APIRouter(prefix="/v1/newsletters", tags=["Newsletters"])
 NEWSLETTER_KEYS = (ALL,)
 Clock = Annotated[datetime, Depends(get_clock)]
 NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 # A strict shape: pydantic's lax `date` would also take Unix timestamps.
+# Every calendar day has an edition (most of them empty): open-ended for the shared cache.
 EditionDate = Annotated[
-    str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter.")
+    str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter."), OPEN_ENDED
 ]
 
 

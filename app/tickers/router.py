@@ -1,16 +1,17 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page, subfeed_filters
 from app.articles.schemas import ArticleCard
 from app.caching.http import ITEM, LIST, http_cache
 from app.caching.keys import CATALOGUE_KEYS
+from app.caching.request_key import OPEN_ENDED
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
-from app.fields import SYMBOL_PATTERN, line
+from app.fields import SymbolPath, line
 from app.models import Ticker
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
@@ -19,7 +20,6 @@ from app.tickers.schemas import AssetClass, TickerCreate, TickerRead, TickerUpda
 
 router = APIRouter(prefix="/v1/tickers", tags=["Tickers"])
 Clock = Annotated[datetime, Depends(get_clock)]
-SymbolPath = Annotated[str, Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case.")]
 Prefix = line(32, min_length=1)
 WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
@@ -41,7 +41,7 @@ async def list_tickers(
     session: SessionDep,
     page: PageParams,
     now: Clock,
-    q: Annotated[Prefix | None, Query(description="Prefix of the symbol or the name.")] = None,  # type: ignore[valid-type]
+    q: Annotated[Prefix | None, Query(description="Prefix of the symbol or the name."), OPEN_ENDED] = None,  # type: ignore[valid-type]
     asset_class: Annotated[AssetClass | None, Query()] = None,
 ) -> Page[TickerRead]:
     """Tickers by symbol."""
