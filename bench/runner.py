@@ -117,6 +117,7 @@ def app_env(url: str, *, redis_url: str, shared_cache: bool, prefix: str) -> dic
     return {
         "DATABASE_URL": url, "LOAD_DEMO_CONTENT": "false", "SECRET_KEY": SECRET,
         "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING", "REDIS_URL": redis_url,
+        "PUBLIC_API_URL": "http://127.0.0.1:8000",
         "SHARED_CACHE": "true" if shared_cache else "false", "SHARED_CACHE_PREFIX": prefix,
     }
 

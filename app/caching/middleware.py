@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching.http import Validators, rendering_of
 from app.caching.shared import CachedResponse, SharedCache
+from app.settings import Settings
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
 NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})
@@ -24,11 +25,12 @@ RENDER_WAIT_SECONDS = 5.0
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since"})
 
 
-def request_key(scope: Scope, site_url: str) -> str:
+def request_key(scope: Scope, settings: Settings) -> str:
     """What besides the content state a public representation depends on: the site and
-    API base URLs its links use (as the route builds them), the path and the query string."""
-    base = str(Request(scope).base_url)
-    return "\n".join((site_url, base, scope["path"], scope["query_string"].decode("latin-1")))
+    API base URLs its links use (from the settings, never the `Host` header), the path and
+    the query string."""
+    query = scope["query_string"].decode("latin-1")
+    return "\n".join((settings.site_url, settings.api_url, scope["path"], query))
 
 
 def is_anonymous(scope: Scope) -> bool:
@@ -52,7 +54,7 @@ class SharedCacheMiddleware:
         if cache is None or scope["method"] != "GET" or not is_anonymous(scope):
             await self.app(scope, receive, send)
             return
-        key = request_key(scope, state.settings.site_url)
+        key = request_key(scope, state.settings)
         # The first request for a page in this process leads until it has answered; one that
         # comes meanwhile and misses waits for it, then reads the page from Redis. Taken
         # before the look-up, so a follower whose look-up predates the leader's store waits too.
