@@ -16,5 +16,8 @@ ENV PATH="/srv/tickerfeed/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     ENVIRONMENT=production
 EXPOSE 8000
+# No proxy headers: uvicorn would otherwise rewrite the client address from X-Forwarded-For
+# (trusting any peer under FORWARDED_ALLOW_IPS=*, and taking a hop the client chose). The
+# app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (app/clients.py).
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "4", "--loop", "uvloop", "--http", "httptools", "--proxy-headers"]
+     "--workers", "4", "--loop", "uvloop", "--http", "httptools", "--no-proxy-headers"]

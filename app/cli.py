@@ -84,6 +84,8 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         loop="uvloop",
         http="httptools",
+        # The client address is the app's to decide from TRUSTED_PROXIES (app/clients.py).
+        proxy_headers=False,
         log_level=settings.log_level.lower(),
     )
 

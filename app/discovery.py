@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from app.caching.http import DISCOVERY, http_cache
 from app.caching.keys import ALL
+from app.links import api_url
 from app.problems import problem_responses
 
 router = APIRouter(tags=["Discovery"])
@@ -67,7 +68,7 @@ class Discovery(BaseModel):
 )
 async def discover_api(request: Request) -> Discovery:
     """Every entry point and feed URL, absolute, for clients and partners to start from."""
-    root = str(request.base_url).rstrip("/")
+    root = api_url(request, "")
     feeds = {
         name: FeedLinks.model_validate({fmt: f"{root}{path}.{fmt}" for fmt in FEED_FORMATS})
         for name, path in FEEDS.items()

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Generic, NoReturn, TypeVar
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from app.links import requested_url
 from app.problems import InvalidCursor, InvalidFields
 
 CURSOR_VERSION = 1
@@ -195,5 +196,5 @@ async def keyset_page(
 def set_next_link(request: Request, response: Response, next_cursor: str | None) -> None:
     """RFC 8288 `Link: rel="next"` beside `next_cursor` in the body."""
     if next_cursor is not None:
-        url = request.url.include_query_params(cursor=next_cursor)
+        url = requested_url(request).include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=100)
 
     public_site_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
-    # Where this API is reachable from a mail client: one-click unsubscribe links POST here.
+    # Where clients reach this API: every absolute link to it (`GET /v1`, `Link: rel="next"`,
+    # feed self links, mail links) is this plus a path, never the request's Host header.
     public_api_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
     load_demo_content: bool = True
 
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
             ipaddress.ip_network(network, strict=False)
         return networks
 
+    @field_validator("public_site_url", "public_api_url")
+    @classmethod
+    def check_base_url(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        # Links are this plus a path: a query, fragment or password would end up in every one.
+        if url.query or url.fragment or url.username or url.password:
+            raise ValueError("expected a base URL: scheme, host, port and path only")
+        return url
+
     @field_validator(
         "rate_limit_subscribe_per_client", "rate_limit_subscribe_per_email", "rate_limit_confirm_per_client"
     )
@@ -122,6 +131,9 @@ class Settings(BaseSettings):
                 "RATE_LIMIT_REDIS_URL must name another Redis server than REDIS_URL (one with "
                 "maxmemory-policy noeviction) while SHARED_CACHE is on: cached responses would evict rate limits"
             )
+        if self.environment == "production" and "public_api_url" not in self.model_fields_set:
+            # The development default would point every absolute link at localhost.
+            raise ValueError("PUBLIC_API_URL must be set in production")
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE cannot exceed MAX_PAGE_SIZE")
         return self

@@ -32,6 +32,7 @@ from app.main import create_app
 from app.settings import Settings
 
 SITE_URL = "https://news.example"
+API_URL = "https://api.news.example"
 
 
 async def recreate_postgresql_database(url: str) -> None:
@@ -64,6 +65,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         secret_key="test-secret",
         public_site_url=SITE_URL,
+        public_api_url=API_URL,
         cors_origins=["https://app.example"],
         load_demo_content=False,
         _env_file=None,  # type: ignore[call-arg]

@@ -6,10 +6,11 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from app.main import ROUTERS
+from tests.conftest import API_URL
 
 pytestmark = pytest.mark.asyncio
 
-ROOT = "http://testserver"
+ROOT = API_URL
 
 
 def flatten(document: dict) -> list[str]:

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from app.pagination import filter_scope
 from app.settings import Settings
-from tests.conftest import SITE_URL, like
+from tests.conftest import API_URL, SITE_URL, like
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import assert_problem, assert_validation_error, problem
 
@@ -288,7 +288,7 @@ class TestEveryList:
         body = first.json()
         assert set(body) == {"items", "next_cursor"}
         assert len(body["items"]) == 1
-        assert first.headers["link"] == f'<http://testserver{url}?limit=1&cursor={body["next_cursor"]}>; rel="next"'
+        assert first.headers["link"] == f'<{API_URL}{url}?limit=1&cursor={body["next_cursor"]}>; rel="next"'
         second = (await client.get(first.headers["link"][1:].split(">")[0])).json()
         assert second["items"] and second["items"][0] != body["items"][0]
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from app.settings import DEVELOPMENT_SECRET, Settings
 
 POSTGRESQL = "postgresql+asyncpg://tickerfeed@db/tickerfeed"
+API_URL = "https://api.news.example"
 
 
 def settings(**values: object) -> Settings:
@@ -26,8 +27,12 @@ def test_production_on_postgresql_needs_redis_for_shared_rate_limits() -> None:
 
 def test_production_on_postgresql_with_redis_is_accepted() -> None:
     configured = settings(
-        environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0",
+        environment="production",
+        secret_key="s3cret",
+        database_url=POSTGRESQL,
+        redis_url="redis://r:6379/0",
         rate_limit_redis_url="redis://limits:6379/0",
+        public_api_url=API_URL,
     )
     assert configured.redis_url == "redis://r:6379/0"
     assert configured.rate_limit_storage_url == "redis://limits:6379/0"
@@ -49,6 +54,32 @@ def test_without_the_shared_cache_rate_limits_may_use_redis_url() -> None:
         shared_cache=False,
     )
     assert configured.rate_limit_storage_url == "redis://r:6379/0"
+
+
+class TestPublicApiUrl:
+    """Issue 10, item 7: every absolute link to the API is PUBLIC_API_URL plus a path."""
+
+    def test_production_needs_it_said(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("PUBLIC_API_URL", raising=False)
+        with pytest.raises(ValidationError, match="PUBLIC_API_URL must be set in production"):
+            settings(environment="production", secret_key="s3cret")
+
+    def test_a_path_is_kept_and_a_trailing_slash_dropped(self) -> None:
+        configured = settings(environment="development", public_api_url="https://a.example/api/")
+        assert configured.api_url == "https://a.example/api"
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://a.example/?q=1",
+            "https://a.example/#top",
+            "https://user:pw@a.example",
+            "ftp://a.example",
+        ],
+    )
+    def test_is_a_base_url_and_nothing_more(self, url: str) -> None:
+        with pytest.raises(ValidationError, match="public_api_url"):
+            settings(environment="development", public_api_url=url)
 
 
 @pytest.mark.parametrize(
@@ -106,6 +137,6 @@ class TestDevelopmentSecret:
         """A deployment that says nothing gets production's checks, Redis on PostgreSQL too."""
         monkeypatch.delenv("ENVIRONMENT", raising=False)
 
-        assert settings(secret_key="s3cret").environment == "production"
+        assert settings(secret_key="s3cret", public_api_url=API_URL).environment == "production"
         with pytest.raises(ValidationError, match="REDIS_URL must be set"):
             settings(secret_key="s3cret", database_url=POSTGRESQL)

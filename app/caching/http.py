@@ -124,7 +124,7 @@ def compute_validators(
             state.token,
             # Canonical links use the site URL; self links and `GET /v1` use the API's own.
             request.app.state.settings.site_url,
-            str(request.base_url),
+            request.app.state.settings.api_url,
             request.url.path,
             query,
             kind,

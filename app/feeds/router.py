@@ -17,6 +17,7 @@ from app.feeds import atom, jsonfeed, rss, service
 from app.feeds.dependencies import FULL_TEXT, feed_audience
 from app.feeds.document import FeedSubject, build_document
 from app.fields import SLUG_PATTERN, SymbolPath
+from app.links import requested_url
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/feeds", tags=["Feeds"])
@@ -75,7 +76,7 @@ class FeedRequest:
             page.items,
             site_url=self.site_url,
             # The self link names the feed, never the partner's key.
-            self_url=str(self.request.url.remove_query_params("key")),
+            self_url=str(requested_url(self.request).remove_query_params("key")),
             full=full,
         )
         render, media_type = RENDERERS[self.fmt]

@@ -6,7 +6,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.db import SessionDep
 from app.models import Subscriber
 from app.problems import Unauthorized
-from app.ratelimit import RateLimiter, client_address, trusted_networks
+from app.ratelimit import RateLimiter
 from app.subscriptions import service, tokens
 
 subscriber_bearer = HTTPBearer(
@@ -19,14 +19,6 @@ TokenQuery = Annotated[
         description="The token, for links in mail; `Authorization: Bearer` works too.",
     ),
 ]
-
-
-def get_client_address(request: Request) -> str:
-    proxies = tuple(request.app.state.settings.trusted_proxies)
-    return client_address(request, trusted_networks(proxies))
-
-
-ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 def get_rate_limiter(request: Request) -> RateLimiter:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
+from app.clients import ClientDep
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.mail.delivery import deliver_due
@@ -15,7 +16,6 @@ from app.models import Subscriber
 from app.problems import BodyTooLarge, InvalidFields, UnsupportedMediaType, problem_responses
 from app.subscriptions import service, tokens
 from app.subscriptions.dependencies import (
-    ClientAddress,
     Limiter,
     ManagingSubscriber,
     TokenQuery,
@@ -81,19 +81,21 @@ async def create_subscription(
     request: Request,
     session: SessionDep,
     data: SubscriptionRequest,
-    client: ClientAddress,
+    client: ClientDep,
     limiter: Limiter,
     background: BackgroundTasks,
     now: Clock,
 ) -> SubscriptionAccepted:
     """Starts a double opt-in: a confirmation link is mailed. The answer is the same for every address."""
     settings = request.app.state.settings
-    await limiter.hit(settings.rate_limit_subscribe_per_client, "subscribe:client", client)
+    await limiter.hit(
+        settings.rate_limit_subscribe_per_client, "subscribe:client", client.rate_limit_key
+    )
     await limiter.hit(
         settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower()
     )
     message_id = await service.subscribe(
-        session, data=data, client=client, settings=settings, now=now
+        session, data=data, client=client.address, settings=settings, now=now
     )
     if message_id is not None and settings.send_mail_on_request:
         background.add_task(send_now, request.app, [message_id], now)
@@ -111,14 +113,16 @@ async def confirm_subscription(
     request: Request,
     session: SessionDep,
     data: ConfirmRequest,
-    client: ClientAddress,
+    client: ClientDep,
     limiter: Limiter,
     now: Clock,
 ) -> SubscriptionConfirmed:
     """Activates the subscription with the token from the confirmation mail (single use, expiring)."""
     settings = request.app.state.settings
-    await limiter.hit(settings.rate_limit_confirm_per_client, "confirm:client", client)
-    subscriber = await service.confirm(session, token=data.token, client=client, now=now)
+    await limiter.hit(
+        settings.rate_limit_confirm_per_client, "confirm:client", client.rate_limit_key
+    )
+    subscriber = await service.confirm(session, token=data.token, client=client.address, now=now)
     return SubscriptionConfirmed(
         **to_read(subscriber).model_dump(), manage_token=service.manage_token(settings, subscriber)
     )
@@ -146,12 +150,12 @@ async def update_my_subscription(
     session: SessionDep,
     subscriber: ManagingSubscriber,
     data: PreferencesUpdate,
-    client: ClientAddress,
+    client: ClientDep,
     now: Clock,
 ) -> SubscriptionRead:
     """Changes newsletters, followed tickers (by symbol) or followed authors (by slug)."""
     updated = await service.update_preferences(
-        session, subscriber, data=data, client=client, now=now
+        session, subscriber, data=data, client=client.address, now=now
     )
     return to_read(updated)
 
@@ -297,7 +301,7 @@ async def _token_from_body(request: Request) -> str | None:
 async def unsubscribe(
     request: Request,
     session: SessionDep,
-    client: ClientAddress,
+    client: ClientDep,
     now: Clock,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(subscriber_bearer)],
     token: TokenQuery = None,
@@ -307,7 +311,7 @@ async def unsubscribe(
     subscriber = await subscriber_from_token(
         request, session, credentials, body_token or token, (tokens.UNSUBSCRIBE, tokens.MANAGE)
     )
-    return to_read(await service.unsubscribe(session, subscriber, client=client, now=now))
+    return to_read(await service.unsubscribe(session, subscriber, client=client.address, now=now))
 
 
 @router.get(

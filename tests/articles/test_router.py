@@ -8,7 +8,7 @@ import pytest
 from app.articles import search
 from app.api_keys.scopes import Scope
 from app.models import Article, Author
-from tests.conftest import SITE_URL, bearer
+from tests.conftest import API_URL, SITE_URL, bearer
 from tests.factories import create_article, create_author, create_tag, create_ticker
 from tests.helpers import (
     ANY_ID,
@@ -140,7 +140,7 @@ class TestListArticles:
 
         first = await client.get("/v1/articles", params={"limit": 2})
         cursor = first.json()["next_cursor"]
-        expected_url = f"http://testserver/v1/articles?limit=2&cursor={cursor}"
+        expected_url = f"{API_URL}/v1/articles?limit=2&cursor={cursor}"
         assert first.headers["link"] == f'<{expected_url}>; rel="next"'
 
         second = await client.get(expected_url)

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.api_keys.scopes import Scope
 from app.feeds.document import TICKERFEED_NS
 from tests import factories
-from tests.conftest import SITE_URL, Clock
+from tests.conftest import API_URL, SITE_URL, Clock
 from tests.feeds.conftest import TRICKY_TITLE, Catalogue, plaintext_key
 
 FORMATS = ["rss", "atom", "json"]
@@ -68,7 +68,7 @@ class TestRss:
         assert feed.feed.language == "en"
         assert feed.feed.updated_parsed is not None
         assert any(
-            link.rel == "self" and link.href == "http://testserver/feeds/articles.rss"
+            link.rel == "self" and link.href == f"{API_URL}/feeds/articles.rss"
             for link in feed.feed.links
         )
 
@@ -114,7 +114,7 @@ class TestAtom:
         assert feed.feed.id == "tag:tickerfeed.dev,2026:feed:articles"
         assert feed.feed.language == "en"
         rels = {link.rel: link.href for link in feed.feed.links}
-        assert rels == {"alternate": SITE_URL, "self": "http://testserver/feeds/articles.atom"}
+        assert rels == {"alternate": SITE_URL, "self": f"{API_URL}/feeds/articles.atom"}
 
         agent_entry, human_entry = feed.entries
         assert human_entry.id == TAG_ID.format(catalogue.by_human.id)
@@ -145,7 +145,7 @@ class TestJsonFeed:
         feed = response.json()
         assert feed["version"] == "https://jsonfeed.org/version/1.1"
         assert feed["title"] and feed["home_page_url"] == SITE_URL
-        assert feed["feed_url"] == "http://testserver/feeds/articles.json"
+        assert feed["feed_url"] == f"{API_URL}/feeds/articles.json"
         for item in feed["items"]:
             assert isinstance(item["id"], str) and item["id"]
             assert ("content_html" in item) or ("content_text" in item)
