@@ -51,7 +51,7 @@ def test_production_keeps_rate_limits_off_the_cache_server(rate_limit_redis_url:
 def test_without_the_shared_cache_rate_limits_may_use_redis_url() -> None:
     configured = settings(
         environment="production", secret_key="s3cret", database_url=POSTGRESQL, redis_url="redis://r:6379/0",
-        shared_cache=False,
+        public_api_url=API_URL, shared_cache=False,
     )
     assert configured.rate_limit_storage_url == "redis://r:6379/0"
 
