@@ -1,6 +1,9 @@
 """Subscriber tokens, each good for one purpose.
 
-- Confirmation: random, stored only as a SHA-256 hash, single-use, expiring.
+- Confirmation: an HMAC, keyed by the settings secret, of a random seed stored with it;
+  single-use, expiring. The database holds the seed and the token's SHA-256 hash (to find
+  it), and the outbox only the token's id: the link is minted when its mail is sent, so a
+  database leak alone confirms no one (issue 10, item 8).
 - Manage and unsubscribe: `<subscriber id>.<HMAC>` over the purpose, the id and the
   subscriber's nonce, keyed by the settings secret. Nothing to store, so every mail can
   carry one; replacing the nonce revokes them all; a database leak alone forges none.
@@ -19,10 +22,13 @@ SIGNED_TOKEN = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{32})$")
 MAX_ID = 2**31 - 1
 
 
-def new_confirmation_token() -> tuple[str, str]:
-    """The token for the mail and the hash for the database."""
-    token = secrets.token_urlsafe(32)
-    return token, hash_token(token)
+def new_seed() -> str:
+    return secrets.token_hex(32)
+
+
+def confirmation_token(secret: str, seed: str) -> str:
+    digest = hmac.new(_key(secret), f"confirmation:{seed}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def hash_token(token: str) -> str:
@@ -33,9 +39,12 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(b"subscriber-token:" + secret.encode()).digest()
+
+
 def _mac(secret: str, purpose: str, subscriber_id: int, nonce: str) -> str:
-    key = hashlib.sha256(b"subscriber-token:" + secret.encode()).digest()
-    digest = hmac.new(key, f"{purpose}:{subscriber_id}:{nonce}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(_key(secret), f"{purpose}:{subscriber_id}:{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
