@@ -55,9 +55,12 @@ class EditionCache:
         return self.editions[key]
 
 
-def subscriber_links(settings: Settings, subscriber: Subscriber) -> tuple[str, str, str]:
-    """Manage page, unsubscribe page, and the RFC 8058 one-click URL."""
-    manage = subscriptions_service.manage_token(settings, subscriber)
+def subscriber_links(
+    settings: Settings, subscriber: Subscriber, *, now: datetime
+) -> tuple[str, str, str]:
+    """Manage page, unsubscribe page, and the RFC 8058 one-click URL; the manage token is
+    minted for this mail and expires (issue 10, item 5)."""
+    manage = subscriptions_service.manage_token(settings, subscriber, now=now)
     leave = subscriptions_service.unsubscribe_token(settings, subscriber)
     return (
         f"{settings.site_url}/newsletters/manage?token={manage}",
@@ -130,7 +133,7 @@ async def _edition(
     newsletter, cards = await cache.get(
         session, settings, message.newsletter_id, message.edition_date, now
     )
-    manage_url, unsubscribe_page, one_click = subscriber_links(settings, subscriber)
+    manage_url, unsubscribe_page, one_click = subscriber_links(settings, subscriber, now=now)
     mail = render_edition(
         newsletter,
         message.edition_date,

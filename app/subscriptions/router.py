@@ -120,7 +120,7 @@ async def confirm_subscription(
     await limiter.hit(settings.rate_limit_confirm_per_client, "confirm:client", client)
     subscriber = await service.confirm(session, token=data.token, client=client, now=now)
     return SubscriptionConfirmed(
-        **to_read(subscriber).model_dump(), manage_token=service.manage_token(settings, subscriber)
+        **to_read(subscriber).model_dump(), manage_token=service.manage_token(settings, subscriber, now=now)
     )
 
 

@@ -232,15 +232,20 @@ async def confirm(
 
 
 async def authenticate(
-    session: AsyncSession, token: str, *, secret: str, purposes: Sequence[str]
+    session: AsyncSession, token: str, *, secret: str, purposes: Sequence[str], now: datetime
 ) -> Subscriber:
     subscriber_id = tokens.subscriber_id_of(token)
     subscriber = await SubscriberRepository(session).get(subscriber_id) if subscriber_id else None
     if subscriber is None or not any(
-        tokens.verify(secret, purpose, token, subscriber.id, subscriber.token_nonce)  # type: ignore[arg-type]
+        tokens.verify(
+            secret, purpose, token, subscriber.id, subscriber.token_nonce, now=now.timestamp()  # type: ignore[arg-type]
+        )
         for purpose in purposes
     ):
-        raise Unauthorized("The subscription token is not valid or has been revoked.")
+        raise Unauthorized(
+            "The subscription token is not valid, has expired or has been revoked; "
+            "use the link from your latest mail."
+        )
     return subscriber
 
 
@@ -306,10 +311,18 @@ async def list_subscribers(
     )
 
 
-def manage_token(settings: Settings, subscriber: Subscriber) -> str:
-    """The one place a manage token is signed: the confirm answer and every mail use it."""
+def manage_token(settings: Settings, subscriber: Subscriber, *, now: datetime) -> str:
+    """The one place a manage token is signed: the confirm answer and every mail use it,
+    each with a new one that expires `manage_token_ttl_days` after it was minted."""
     assert subscriber.id is not None
-    return tokens.sign(settings.secret_key, tokens.MANAGE, subscriber.id, subscriber.token_nonce)
+    expires = now + timedelta(days=settings.manage_token_ttl_days)
+    return tokens.sign(
+        settings.secret_key,
+        tokens.MANAGE,
+        subscriber.id,
+        subscriber.token_nonce,
+        expires=int(expires.timestamp()),
+    )
 
 
 def unsubscribe_token(settings: Settings, subscriber: Subscriber) -> str:
