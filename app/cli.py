@@ -13,6 +13,7 @@ from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
 from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
+from app.logs import protect_logs
 from app.problems import Problem
 from app.settings import get_settings
 
@@ -36,6 +37,7 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 @click.group()
 def main() -> None:
     """tickerfeed: the content API of a markets news site."""
+    protect_logs()
 
 
 @main.command()

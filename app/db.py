@@ -56,8 +56,15 @@ READS_ONLY = "tickerfeed_reads_only"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """`hide_parameters`: statements' values (addresses, token hashes) stay out of log lines
+    and exception messages, which end up in logs too (issue 10, item 10)."""
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
+        engine = create_async_engine(
+            settings.database_url,
+            connect_args={"timeout": 30},
+            json_deserializer=orjson.loads,
+            hide_parameters=True,
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -69,6 +76,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # load, overflow connections were opened and closed per request (issue 9 profile).
         max_overflow=0,
         pool_pre_ping=False,
+        hide_parameters=True,
     )
 
 

@@ -1,7 +1,6 @@
 """The application factory: settings in, a configured FastAPI app out."""
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from app.caching.shared import SharedCache
 from app.cors import ProblemCORSMiddleware
 from app.db import ReadDatabase, create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
+from app.logs import configure_logging
 from app.feeds.router import router as feeds_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
 from app.openapi import install_openapi
@@ -55,7 +55,7 @@ def camel_case_operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -221,10 +221,27 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def handle_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # A safety net: services check uniqueness first, but two concurrent writes can still race.
-    logger.warning("integrity error turned into 409", exc_info=exc)
+    # Logged by constraint, without the error's text: PostgreSQL's detail quotes the row's
+    # values (an address, say), and so would a traceback (issue 10, item 10).
+    logger.warning(
+        "integrity error turned into 409 in request %s: %s",
+        getattr(request.state, "request_id", "-"),
+        _violated_constraint(exc),
+    )
     return problem_response(
         request, 409, "The change conflicts with data already stored.", kind="conflict"
     )
+
+
+def _violated_constraint(exc: Exception) -> str:
+    driver_error = getattr(exc, "orig", None)
+    # asyncpg's error, under SQLAlchemy's adapter, names the constraint; SQLite's message
+    # names table and column and never a value.
+    asyncpg_error = getattr(driver_error, "__cause__", None)
+    name = getattr(asyncpg_error, "constraint_name", None)
+    if name:
+        return str(name)
+    return str(driver_error) if driver_error is not None and "sqlite" in type(driver_error).__module__ else type(exc).__name__
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     confirmation_token_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
     confirmation_resend_minutes: int = Field(default=15, ge=0)
+    # A manage link in a mail or a log stops working after this; each mail carries a new one.
+    manage_token_ttl_days: int = Field(default=7, ge=1, le=365)
     consent_text_version: str = "2026-11-01"
     edition_max_articles: int = Field(default=30, ge=1, le=100)
 

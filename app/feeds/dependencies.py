@@ -19,9 +19,15 @@ PartnerKey = Annotated[
     Query(
         max_length=128,
         description="A partner key with scope `feeds:full` for full text. Feed readers "
-        "cannot send headers, so the key goes in the URL; `Authorization: Bearer` works too.",
+        "cannot send headers, so the key goes in the URL; `Authorization: Bearer` works too. "
+        "In the URL only a key whose one scope is `feeds:full` is accepted (403 otherwise).",
     ),
 ]
+
+
+# A URL reaches access logs, proxies and browser history: the key it carries must be able
+# to do nothing but read feeds (issue 10, item 5). Keys with more go in the header.
+URL_KEY_SCOPES = [Scope.FEEDS_FULL]
 
 
 async def feed_audience(request: Request, bearer_key: OptionalApiKey, key: PartnerKey = None) -> Audience:
@@ -34,6 +40,11 @@ async def feed_audience(request: Request, bearer_key: OptionalApiKey, key: Partn
             api_key = await keys_service.authenticate(session, key)
         if api_key is None:
             raise Unauthorized("The feed key is not valid or has been revoked.")
+        if api_key.scopes != URL_KEY_SCOPES:
+            raise Forbidden(
+                "Only a key whose one scope is `feeds:full` may be sent in the URL; "
+                "send this key as `Authorization: Bearer <key>`."
+            )
     assert api_key is not None
     if not keys_service.grants(api_key, Scope.FEEDS_FULL):
         raise Forbidden("Full-text feeds need a key with the `feeds:full` scope.")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiosmtplib
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -94,6 +95,13 @@ async def _send_all(
 
 
 def _describe(error: BaseException) -> str:
+    """What went wrong, for the outbox row and the log: an SMTP reply by its codes only, since
+    servers quote the recipient's address in the text (issue 10, item 10)."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = ", ".join(str(refused.code) for refused in error.recipients)
+        return f"{type(error).__name__}: {codes}"
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return f"{type(error).__name__}: {error.code}"
     return f"{type(error).__name__}: {error}"[:500]
 
 

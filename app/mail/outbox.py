@@ -18,28 +18,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.models import OutboundEmail, Subscriber, SubscriberNewsletter
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
-# A row in a final state is never sent again, so its rendered body goes: a confirmation's
-# body holds the plaintext link that confirms the address (the token itself is stored only
-# as a hash), and no copy should outlive the need to send it.
-FINAL = (SENT, FAILED, SKIPPED)
-NO_BODY = {"body_text": None, "body_html": None}
 
 
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_rendered(
-        self, *, kind: str, subscriber_id: int, subject: str, text: str, html: str, now: datetime
+    async def add_confirmation(
+        self, *, subscriber_id: int, confirmation_token_id: int, now: datetime
     ) -> OutboundEmail:
         message = OutboundEmail(
-            kind=kind,
+            kind="confirmation",
             subscriber_id=subscriber_id,
+            confirmation_token_id=confirmation_token_id,
             status=QUEUED,
             next_attempt_at=now,
-            subject=subject,
-            body_text=text,
-            body_html=html,
             created_at=now,
             updated_at=now,
         )
@@ -118,7 +111,6 @@ class OutboxRepository:
                 lease_until=None,
                 updated_at=now,
                 last_error="lease expired during the last attempt",
-                **NO_BODY,
             )
         )
         due = and_(
@@ -178,8 +170,6 @@ class OutboxRepository:
             "lease_until": None,
             "last_error": error,
         }
-        if status in FINAL:
-            values |= NO_BODY
         if status == SENT:
             values["sent_at"] = now
         if retry_at is not None:
@@ -211,7 +201,6 @@ class OutboxRepository:
                 updated_at=now,
                 lease_until=None,
                 last_error=None,
-                **NO_BODY,
             )
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
 from app.models.base import Timestamped, timestamp
@@ -27,9 +27,10 @@ class OutboundEmail(Timestamped, table=True):
     next_attempt_at: datetime = timestamp()
     lease_until: datetime | None = timestamp(nullable=True)
     claim_token: str | None = Field(default=None, max_length=32)
-    # Pre-rendered mails (confirmations) keep their body only until sent: it holds a live token.
-    subject: str | None = Field(default=None, max_length=300)
-    body_text: str | None = Field(default=None, sa_type=Text)
-    body_html: str | None = Field(default=None, sa_type=Text)
+    # A confirmation mail is rendered, and its link minted, when it is sent: the row names
+    # the token and never holds the link (issue 10, item 8).
+    confirmation_token_id: int | None = Field(
+        default=None, foreign_key="confirmation_token.id", ondelete="CASCADE"
+    )
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = timestamp(nullable=True)

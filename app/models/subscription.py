@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.author import Author
@@ -86,9 +86,17 @@ class ConfirmationToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
-    # SHA-256 of the token: a database leak does not confirm anyone, but for confirmation
-    # mails still waiting in the outbox (a body goes once it is sent or given up on).
+    # The token is an HMAC of the seed under the settings secret, minted when its mail is
+    # sent; its SHA-256 finds the row. Neither confirms anyone without the secret.
     token_hash: str = Field(max_length=64, unique=True)
+    seed: str = Field(max_length=64)
+    # The request the mail shows, applied as is on confirm: a later request for the same
+    # address, from anyone, cannot change what this link confirms (issue 10, item 3).
+    newsletter_ids: list[int] = Field(sa_type=JSON)
+    ticker_ids: list[int] = Field(sa_type=JSON)
+    author_ids: list[int] = Field(sa_type=JSON)
+    requested_from: str | None = Field(default=None, max_length=64)
+    consent_version: str = Field(max_length=32)
     created_at: datetime = timestamp()
     expires_at: datetime = timestamp()
     used_at: datetime | None = timestamp(nullable=True)

@@ -1,4 +1,5 @@
-"""Turns claimed outbox rows into mail: a personal copy of an edition, or a stored confirmation."""
+"""Turns claimed outbox rows into mail: a personal copy of an edition, or a confirmation
+whose link is minted now."""
 
 import logging
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from email.message import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles.schemas import ArticleCard
-from app.mail.rendering import RenderedMail, render_edition
+from app.mail.rendering import render_edition
 from app.mail.transport import Outgoing, build_message
 from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service
@@ -54,9 +55,12 @@ class EditionCache:
         return self.editions[key]
 
 
-def subscriber_links(settings: Settings, subscriber: Subscriber) -> tuple[str, str, str]:
-    """Manage page, unsubscribe page, and the RFC 8058 one-click URL."""
-    manage = subscriptions_service.manage_token(settings, subscriber)
+def subscriber_links(
+    settings: Settings, subscriber: Subscriber, *, now: datetime
+) -> tuple[str, str, str]:
+    """Manage page, unsubscribe page, and the RFC 8058 one-click URL; the manage token is
+    minted for this mail and expires (issue 10, item 5)."""
+    manage = subscriptions_service.manage_token(settings, subscriber, now=now)
     leave = subscriptions_service.unsubscribe_token(settings, subscriber)
     return (
         f"{settings.site_url}/newsletters/manage?token={manage}",
@@ -106,8 +110,11 @@ async def _compose_one(
     if message.kind == "edition":
         built = await _edition(session, settings, message, subscriber, now, cache)
     else:
-        mail = RenderedMail(message.subject or "", message.body_text or "", message.body_html or "")
-        built = build_message(settings, to=subscriber.email, mail=mail, now=now)
+        assert message.confirmation_token_id is not None
+        mail = await subscriptions_service.confirmation_mail(
+            session, settings, message.confirmation_token_id, now=now
+        )
+        built = None if mail is None else build_message(settings, to=subscriber.email, mail=mail, now=now)
     return None if built is None else Outgoing(subscriber.email, built)
 
 
@@ -126,7 +133,7 @@ async def _edition(
     newsletter, cards = await cache.get(
         session, settings, message.newsletter_id, message.edition_date, now
     )
-    manage_url, unsubscribe_page, one_click = subscriber_links(settings, subscriber)
+    manage_url, unsubscribe_page, one_click = subscriber_links(settings, subscriber, now=now)
     mail = render_edition(
         newsletter,
         message.edition_date,

@@ -39,7 +39,9 @@ async def subscriber_from_token(
     if not given:
         raise Unauthorized("Send the manage token as `Authorization: Bearer <token>` or `?token=`.")
     secret = request.app.state.settings.secret_key
-    return await service.authenticate(session, given, secret=secret, purposes=purposes)
+    return await service.authenticate(
+        session, given, secret=secret, purposes=purposes, now=request.app.state.clock()
+    )
 
 
 async def managing_subscriber(

@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import (
     Author,
+    ConfirmationToken,
     Newsletter,
     Subscriber,
     SubscriberAuthor,
@@ -38,6 +40,25 @@ async def resolve(
         None
         if authors is None
         else await authors_service.require_authors(session, authors, loc=["body", "authors"]),
+    )
+
+
+Chosen = tuple[list[Newsletter], list[Ticker], list[Author]]
+
+
+async def requested_with(session: AsyncSession, token: ConfirmationToken) -> Chosen:
+    """What the request behind a confirmation token asked for; whatever was deleted since
+    is left out."""
+
+    async def rows(model: type[Newsletter] | type[Ticker] | type[Author], ids: list[int]) -> list:  # type: ignore[type-arg]
+        if not ids:
+            return []
+        return list((await session.exec(select(model).where(col(model.id).in_(ids)))).all())
+
+    return (
+        await rows(Newsletter, token.newsletter_ids),
+        await rows(Ticker, token.ticker_ids),
+        await rows(Author, token.author_ids),
     )
 
 

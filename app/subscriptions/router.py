@@ -124,7 +124,7 @@ async def confirm_subscription(
     )
     subscriber = await service.confirm(session, token=data.token, client=client.address, now=now)
     return SubscriptionConfirmed(
-        **to_read(subscriber).model_dump(), manage_token=service.manage_token(settings, subscriber)
+        **to_read(subscriber).model_dump(), manage_token=service.manage_token(settings, subscriber, now=now)
     )
 
 

@@ -1,5 +1,6 @@
 """Double opt-in subscriptions: request, confirm, manage, unsubscribe; history is never deleted."""
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -7,10 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.mail.outbox import OutboxRepository
-from app.mail.rendering import render_confirmation
+from app.mail.rendering import RenderedMail, render_confirmation
 from app.models import (
     ConfirmationToken,
-    Newsletter,
     Subscriber,
     SubscriberEvent,
 )
@@ -45,8 +45,16 @@ async def _record(
 
 
 async def _find_or_create(
-    session: AsyncSession, email: str, *, settings: Settings, now: datetime
+    session: AsyncSession,
+    email: str,
+    chosen: preferences.Chosen,
+    *,
+    client: str | None,
+    settings: Settings,
+    now: datetime,
 ) -> Subscriber:
+    """The address's subscriber; a new one starts pending with the preferences of the
+    request that created it."""
     repository = SubscriberRepository(session)
     key = email.lower()
     existing = await repository.get_by_email_key(key)
@@ -58,6 +66,7 @@ async def _find_or_create(
         status="pending",
         token_nonce=tokens.new_nonce(),
         requested_at=now,
+        requested_from=client,
         consent_version=settings.consent_text_version,
         created_at=now,
         updated_at=now,
@@ -65,6 +74,7 @@ async def _find_or_create(
         ticker_links=[],
         author_links=[],
     )
+    preferences.apply(subscriber, *chosen)
     try:
         async with session.begin_nested():
             await repository.add(subscriber)
@@ -89,20 +99,21 @@ async def subscribe(
 ) -> int | None:
     """Records the request; returns the outbox id of a confirmation mail to send, if one is due.
 
-    An active subscriber's preferences are not touched: anyone may type any address, and
-    only the owner of the mailbox (through its manage token) may change them.
+    Anyone may type any address, so a request changes no subscriber's preferences: an
+    active subscriber's change only through the manage token, and a pending one's only
+    when a link is confirmed, to what that link's request asked for.
     """
     newsletters, tickers, authors = await preferences.resolve(
         session, newsletters=data.newsletters, tickers=data.tickers, authors=data.authors
     )
-    subscriber = await _find_or_create(session, data.email, settings=settings, now=now)
+    chosen = (newsletters or [], tickers or [], authors or [])
+    subscriber = await _find_or_create(
+        session, data.email, chosen, client=client, settings=settings, now=now
+    )
     if subscriber.status == "active":
         await _record(session, subscriber, "requested_while_active", client=client, now=now)
         return None
-    preferences.apply(subscriber, newsletters, tickers, authors)
-    subscriber.status = "pending"
-    subscriber.requested_at, subscriber.requested_from = now, client
-    subscriber.consent_version, subscriber.updated_at = settings.consent_text_version, now
+    subscriber.status, subscriber.updated_at = "pending", now
     await session.flush()
     await _record(
         session,
@@ -113,15 +124,16 @@ async def subscribe(
         consent_version=settings.consent_text_version,
     )
     return await _queue_confirmation(
-        session, subscriber, newsletters or [], settings=settings, now=now
+        session, subscriber, chosen, client=client, settings=settings, now=now
     )
 
 
 async def _queue_confirmation(
     session: AsyncSession,
     subscriber: Subscriber,
-    newsletters: list[Newsletter],
+    chosen: preferences.Chosen,
     *,
+    client: str | None,
     settings: Settings,
     now: datetime,
 ) -> int | None:
@@ -132,33 +144,51 @@ async def _queue_confirmation(
         minutes=settings.confirmation_resend_minutes
     ):
         return None  # one mail per window: repeated requests must not flood the inbox
-    plaintext, token_hash = tokens.new_confirmation_token()
-    ttl = timedelta(hours=settings.confirmation_token_ttl_hours)
-    await repository.add(
+    seed = tokens.new_seed()
+    newsletters, tickers, authors = chosen
+    token = await repository.add(
         ConfirmationToken(
-            subscriber_id=subscriber.id, token_hash=token_hash, created_at=now, expires_at=now + ttl
+            subscriber_id=subscriber.id,
+            token_hash=tokens.hash_token(tokens.confirmation_token(settings.secret_key, seed)),
+            seed=seed,
+            newsletter_ids=[newsletter.id for newsletter in newsletters],
+            ticker_ids=[ticker.id for ticker in tickers],
+            author_ids=[author.id for author in authors],
+            requested_from=client,
+            consent_version=settings.consent_text_version,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.confirmation_token_ttl_hours),
         )
     )
-    mail = render_confirmation(
-        newsletters,
-        confirm_url=f"{settings.site_url}/newsletters/confirm?token={plaintext}",
-        ttl_hours=settings.confirmation_token_ttl_hours,
-    )
-    message = await OutboxRepository(session).add_rendered(
-        kind="confirmation",
-        subscriber_id=subscriber.id,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
-        now=now,
+    assert token.id is not None
+    message = await OutboxRepository(session).add_confirmation(
+        subscriber_id=subscriber.id, confirmation_token_id=token.id, now=now
     )
     return message.id
+
+
+async def confirmation_mail(
+    session: AsyncSession, settings: Settings, token_id: int, *, now: datetime
+) -> RenderedMail | None:
+    """The confirmation mail of a token, its link minted now; None once the token can no
+    longer confirm (used, expired), since such a mail would only disappoint."""
+    token = await session.get(ConfirmationToken, token_id)
+    if token is None or token.used_at is not None or token.expires_at <= now:
+        return None
+    newsletters, _, _ = await preferences.requested_with(session, token)
+    plaintext = tokens.confirmation_token(settings.secret_key, token.seed)
+    return render_confirmation(
+        newsletters,
+        confirm_url=f"{settings.site_url}/newsletters/confirm?token={plaintext}",
+        ttl_hours=math.ceil((token.expires_at - now) / timedelta(hours=1)),
+    )
 
 
 async def confirm(
     session: AsyncSession, *, token: str, client: str | None, now: datetime
 ) -> Subscriber:
-    """Activates the subscriber of a valid confirmation token.
+    """Activates the subscriber of a valid confirmation token, with the preferences and the
+    consent record of the request that token was mailed for.
 
     Every other confirmation token of theirs is spent with it, so an older mail cannot
     confirm again later (say, after they unsubscribe). A subscriber coming back after
@@ -183,6 +213,9 @@ async def confirm(
     assert subscriber is not None
     if subscriber.unsubscribed_at is not None:  # back after leaving: old links are revoked
         subscriber.token_nonce = tokens.new_nonce()
+    preferences.apply(subscriber, *await preferences.requested_with(session, found))
+    subscriber.requested_at, subscriber.requested_from = found.created_at, found.requested_from
+    subscriber.consent_version = found.consent_version
     subscriber.status = "active"
     subscriber.confirmed_at, subscriber.confirmed_from = now, client
     subscriber.unsubscribed_at, subscriber.updated_at = None, now
@@ -199,15 +232,20 @@ async def confirm(
 
 
 async def authenticate(
-    session: AsyncSession, token: str, *, secret: str, purposes: Sequence[str]
+    session: AsyncSession, token: str, *, secret: str, purposes: Sequence[str], now: datetime
 ) -> Subscriber:
     subscriber_id = tokens.subscriber_id_of(token)
     subscriber = await SubscriberRepository(session).get(subscriber_id) if subscriber_id else None
     if subscriber is None or not any(
-        tokens.verify(secret, purpose, token, subscriber.id, subscriber.token_nonce)  # type: ignore[arg-type]
+        tokens.verify(
+            secret, purpose, token, subscriber.id, subscriber.token_nonce, now=now.timestamp()  # type: ignore[arg-type]
+        )
         for purpose in purposes
     ):
-        raise Unauthorized("The subscription token is not valid or has been revoked.")
+        raise Unauthorized(
+            "The subscription token is not valid, has expired or has been revoked; "
+            "use the link from your latest mail."
+        )
     return subscriber
 
 
@@ -273,10 +311,18 @@ async def list_subscribers(
     )
 
 
-def manage_token(settings: Settings, subscriber: Subscriber) -> str:
-    """The one place a manage token is signed: the confirm answer and every mail use it."""
+def manage_token(settings: Settings, subscriber: Subscriber, *, now: datetime) -> str:
+    """The one place a manage token is signed: the confirm answer and every mail use it,
+    each with a new one that expires `manage_token_ttl_days` after it was minted."""
     assert subscriber.id is not None
-    return tokens.sign(settings.secret_key, tokens.MANAGE, subscriber.id, subscriber.token_nonce)
+    expires = now + timedelta(days=settings.manage_token_ttl_days)
+    return tokens.sign(
+        settings.secret_key,
+        tokens.MANAGE,
+        subscriber.id,
+        subscriber.token_nonce,
+        expires=int(expires.timestamp()),
+    )
 
 
 def unsubscribe_token(settings: Settings, subscriber: Subscriber) -> str:

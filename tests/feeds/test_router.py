@@ -4,6 +4,7 @@ malformed XML or broken feed structure in `bozo`."""
 import html
 import json
 from datetime import timedelta
+from typing import Any
 from xml.etree import ElementTree as etree
 
 import feedparser
@@ -321,6 +322,28 @@ class TestPartnerAccess:
         key = await plaintext_key(session, Scope.CONTENT_WRITE)
         response = await client.get("/feeds/articles.rss", params={"key": key})
         assert response.status_code == 403
+
+    @pytest.mark.parametrize(
+        "scopes",
+        [(Scope.ADMIN,), (Scope.FEEDS_FULL, Scope.CONTENT_WRITE), (Scope.FEEDS_FULL, Scope.ADMIN)],
+    )
+    async def test_a_key_that_grants_more_than_feeds_is_refused_in_the_url(
+        self, client: httpx.AsyncClient, session: AsyncSession, catalogue: Catalogue, scopes: Any
+    ) -> None:
+        """Issue 10, item 5: URLs reach access logs, proxies and browser history, so only a
+        key that can do nothing but read feeds may travel in one."""
+        key = await plaintext_key(session, *scopes)
+
+        in_url = await client.get("/feeds/articles.rss", params={"key": key})
+        in_header = await client.get(
+            "/feeds/articles.json", headers={"Authorization": f"Bearer {key}"}
+        )
+
+        assert in_url.status_code == 403
+        assert in_url.headers["content-type"] == "application/problem+json"
+        assert "Authorization" in in_url.json()["detail"]
+        assert in_header.status_code == 200
+        assert in_header.json()["items"][1]["content_html"] == catalogue.by_human.body_html
 
     async def test_bad_key_wins_over_a_matching_etag(
         self, client: httpx.AsyncClient, catalogue: Catalogue

@@ -1,5 +1,6 @@
 """The links in each subscriber's mail."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,13 +22,15 @@ class TestSubscriberLinks:
         await create_newsletter(session, slug="daily")
         subscriber = await create_subscriber(session, settings, newsletters=["daily"])
 
-        manage, page, one_click = subscriber_links(settings, subscriber)
+        now = datetime.now(UTC)
+        manage, page, one_click = subscriber_links(settings, subscriber, now=now)
 
-        expected_manage = subscriptions_service.manage_token(settings, subscriber)
+        expected_manage = subscriptions_service.manage_token(settings, subscriber, now=now)
         expected_leave = subscriptions_service.unsubscribe_token(settings, subscriber)
         assert manage.endswith(f"/newsletters/manage?token={expected_manage}")
         assert page.endswith(f"/newsletters/unsubscribe?token={expected_leave}")
         assert one_click.endswith(f"/v1/subscriptions/unsubscribe?token={expected_leave}")
         assert tokens.verify(
-            settings.secret_key, tokens.UNSUBSCRIBE, expected_leave, subscriber.id, subscriber.token_nonce  # type: ignore[arg-type]
+            settings.secret_key, tokens.UNSUBSCRIBE, expected_leave, subscriber.id, subscriber.token_nonce,  # type: ignore[arg-type]
+            now=now.timestamp(),
         )

@@ -11,9 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.mail import delivery
 from app.mail.outbox import SENT, OutboxRepository
 from app.mail.transport import SmtpConnection
-from app.models import OutboundEmail
+from app.models import OutboundEmail, Subscriber
+from app.subscriptions import service as subscriptions_service
+from app.subscriptions.schemas import SubscriptionRequest
 from tests.mail_fixtures import SmtpServer, deliver
-from tests.subscriber_factories import create_newsletter, create_subscriber
+from tests.subscriber_factories import create_newsletter
 
 pytestmark = pytest.mark.asyncio
 LEASE = timedelta(minutes=5)
@@ -22,10 +24,10 @@ LEASE = timedelta(minutes=5)
 async def queued_confirmations(session: AsyncSession, app: Any, count: int) -> None:
     await create_newsletter(session, slug="daily")
     now = datetime.now(UTC)
-    for _ in range(count):
-        subscriber = await create_subscriber(session, app.state.settings, newsletters=["daily"])
-        await OutboxRepository(session).add_rendered(
-            kind="confirmation", subscriber_id=subscriber.id, subject="s", text="t", html="h", now=now
+    for n in range(count):
+        data = SubscriptionRequest(email=f"confirm{n}@example.com", newsletters=["daily"])
+        await subscriptions_service.subscribe(
+            session, data=data, client=None, settings=app.state.settings, now=now
         )
     await session.commit()
 
@@ -103,7 +105,8 @@ class TestOneBadRow:
         await queued_confirmations(session, app, 2)
         first = (await session.exec(select(OutboundEmail).order_by(col(OutboundEmail.id)))).first()
         assert first is not None
-        first.subject = "Hello\nBcc: someone@example.net"  # build_message refuses it
+        recipient = await session.get_one(Subscriber, first.subscriber_id)
+        recipient.email = "a@example.com\nBcc: someone@example.net"  # build_message refuses it
         await session.commit()
 
         clock.now = datetime.now(UTC) + timedelta(seconds=1)

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.mail.outbox import OutboxRepository
-from app.models import OutboundEmail
+from app.models import ConfirmationToken, OutboundEmail
 from app.subscriptions import tokens
-from tests.mail_fixtures import SmtpServer, deliver
+from tests.mail_fixtures import TOKEN, SmtpServer, deliver, link_token
 from tests.subscriber_factories import create_newsletter, subscribe
 
 pytestmark = pytest.mark.asyncio
@@ -29,14 +29,14 @@ async def daily(session: AsyncSession) -> Any:
 def minted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every confirmation token handed out, in plain text, as the mail would carry it."""
     made: list[str] = []
-    original = tokens.new_confirmation_token
+    original = tokens.confirmation_token
 
-    def recording() -> tuple[str, str]:
-        plaintext, token_hash = original()
+    def recording(secret: str, seed: str) -> str:
+        plaintext = original(secret, seed)
         made.append(plaintext)
-        return plaintext, token_hash
+        return plaintext
 
-    monkeypatch.setattr(tokens, "new_confirmation_token", recording)
+    monkeypatch.setattr(tokens, "confirmation_token", recording)
     return made
 
 
@@ -63,7 +63,7 @@ class TestUndeliveredConfirmations:
         assert (await subscribe(client, "refused@example.com")).status_code == 202
 
         [row] = await assert_no_row_holds(session, minted)
-        assert row.status == "failed" and row.body_text is None and row.body_html is None
+        assert row.status == "failed"
 
     async def test_a_confirmation_out_of_attempts_keeps_no_link(
         self,
@@ -97,3 +97,57 @@ class TestUndeliveredConfirmations:
 
         [row] = await assert_no_row_holds(session, minted)
         assert row.status == "failed"
+
+
+async def stored_text(session: AsyncSession) -> str:
+    """Everything the outbox and the confirmation tokens hold, as a leak would show it."""
+    session.expire_all()
+    rows = [
+        *(await session.exec(select(OutboundEmail))).all(),
+        *(await session.exec(select(ConfirmationToken))).all(),
+    ]
+    return repr([row.model_dump() for row in rows])
+
+
+class TestQueuedConfirmations:
+    """The rest of item 8: the link was in plain text while its mail waited to be sent."""
+
+    async def test_a_waiting_confirmation_holds_no_link_and_the_mail_still_confirms(
+        self,
+        app: Any,
+        client: httpx.AsyncClient,
+        smtp: SmtpServer,
+        session: AsyncSession,
+        clock: Any,
+    ) -> None:
+        app.state.settings = app.state.settings.model_copy(update={"send_mail_on_request": False})
+        await subscribe(client, "waiting@example.com")
+        waiting = await stored_text(session)
+
+        await deliver(app, clock)
+
+        token = link_token(smtp.messages[0])
+        assert token not in waiting and token not in await stored_text(session)
+        confirmed = await client.post("/v1/subscriptions/confirm", json={"token": token})
+        assert confirmed.status_code == 200
+
+    async def test_nothing_stored_confirms_anyone(
+        self, app: Any, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        app.state.settings = app.state.settings.model_copy(update={"send_mail_on_request": False})
+        await subscribe(client, "leaked@example.com")
+        session.expire_all()
+        values = {
+            str(value)
+            for row in [
+                *(await session.exec(select(OutboundEmail))).all(),
+                *(await session.exec(select(ConfirmationToken))).all(),
+            ]
+            for value in row.model_dump().values()
+            if isinstance(value, str)
+        }
+        values |= {found for value in values for found in TOKEN.findall(value)}
+
+        for value in values:
+            answer = await client.post("/v1/subscriptions/confirm", json={"token": value[:128]})
+            assert answer.status_code != 200, value
