@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from app.api_keys.dependencies import ContentWriter, OptionalApiKey
 from app.api_keys.scopes import Scope
@@ -13,7 +14,7 @@ from app.articles.feed import feed_page
 from app.articles.names import resolve_names
 from app.articles.filters import FeedFilters
 from app.articles.queries import CardPage
-from app.articles.search import SEARCH_CANDIDATES
+from app.articles.search import MAX_SEARCH_WORDS, SEARCH_CANDIDATES, few_enough_words
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import article_key
@@ -25,16 +26,25 @@ from app.models import Article
 from app.pagination import Page, PageParams
 from app.problems import FieldError, InvalidFields, problem_responses
 from app.responses import json_response
+from app.subscriptions.dependencies import ClientAddress, Limiter
 
 router = APIRouter(prefix="/v1/articles", tags=["Articles"])
 Clock = Annotated[datetime, Depends(get_clock)]
-SearchText = line(200, min_length=1)
+SearchText = Annotated[line(200, min_length=1), AfterValidator(few_enough_words)]  # type: ignore[misc]
+SEARCH_DESCRIPTION = (
+    f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, "
+    f"then newest. At most 200 characters and {MAX_SEARCH_WORDS} words; searches are rate-limited "
+    "per client (429 with `Retry-After`)."
+)
 ArticleSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 
 async def feed_filters(
+    request: Request,
     connection: ReadConnection,
+    client: ClientAddress,
+    limiter: Limiter,
     ticker: Annotated[
         list[Symbol], Query(max_length=20, description="Any of these symbols (repeatable).")
     ] = [],  # noqa: B006  (FastAPI copies defaults per request)
@@ -43,9 +53,12 @@ async def feed_filters(
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
     since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339).")] = None,
-    q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest.")] = None,  # type: ignore[valid-type]
+    q: Annotated[SearchText | None, Query(description=SEARCH_DESCRIPTION)] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     """The filters as ids, resolved in one query; a 422 naming every unknown name."""
+    if q is not None:
+        # Searches cost tens of milliseconds and cannot be cached for every query.
+        await limiter.hit(request.app.state.settings.rate_limit_search_per_client, "search:client", client)
     names = await resolve_names(
         connection, symbols=ticker, author_slugs=[author] if author else [], tag_slugs=[tag] if tag else []
     )
