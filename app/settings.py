@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     rate_limit_subscribe_per_client: str = "20/hour"
     rate_limit_subscribe_per_email: str = "5/hour"
     rate_limit_confirm_per_client: str = "30/hour"
+    rate_limit_search_per_client: str = "120/minute"
     # Peers whose X-Forwarded-For is believed (addresses or CIDR blocks of your load balancers).
     trusted_proxies: Annotated[list[str], NoDecode] = []
 
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
         return url
 
     @field_validator(
-        "rate_limit_subscribe_per_client", "rate_limit_subscribe_per_email", "rate_limit_confirm_per_client"
+        "rate_limit_subscribe_per_client", "rate_limit_subscribe_per_email", "rate_limit_confirm_per_client",
+        "rate_limit_search_per_client",
     )
     @classmethod
     def check_rate_limit(cls, value: str) -> str:

@@ -1,16 +1,14 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.api_keys.scopes import Scope
-from app.fields import line
+from app.fields import RequestBody, line
 
 KeyName = line(100, min_length=1)
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(RequestBody):
     name: KeyName  # type: ignore[valid-type]
     scopes: list[Scope] = Field(min_length=1, max_length=4)
 

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from app.api_keys.dependencies import ContentWriter, OptionalApiKey
 from app.api_keys.scopes import Scope
@@ -13,28 +14,36 @@ from app.articles.feed import feed_page
 from app.articles.names import resolve_names
 from app.articles.filters import FeedFilters
 from app.articles.queries import CardPage
-from app.articles.search import SEARCH_CANDIDATES
+from app.articles.search import MAX_SEARCH_WORDS, SEARCH_CANDIDATES, few_enough_words
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import article_key
 from app.caching.request_key import OPEN_ENDED
 from app.caching.state import state_from_row
+from app.clients import get_client
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.fields import SLUG_PATTERN, Slug, Symbol, TagSlug, UtcDatetime, line
 from app.models import Article
 from app.pagination import Page, PageParams
 from app.problems import FieldError, InvalidFields, problem_responses
+from app.ratelimit import RateLimiter
 from app.responses import json_response
 
 router = APIRouter(prefix="/v1/articles", tags=["Articles"])
 Clock = Annotated[datetime, Depends(get_clock)]
-SearchText = line(200, min_length=1)
+SearchText = Annotated[line(200, min_length=1), AfterValidator(few_enough_words)]  # type: ignore[misc]
+SEARCH_DESCRIPTION = (
+    f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, "
+    f"then newest. At most 200 characters and {MAX_SEARCH_WORDS} words; searches are rate-limited "
+    "per client (429 with `Retry-After`)."
+)
 ArticleSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 
 async def feed_filters(
+    request: Request,
     connection: ReadConnection,
     ticker: Annotated[
         list[Symbol], Query(max_length=20, description="Any of these symbols (repeatable).")
@@ -44,9 +53,16 @@ async def feed_filters(
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
     since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339)."), OPEN_ENDED] = None,
     until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339)."), OPEN_ENDED] = None,
-    q: Annotated[SearchText | None, Query(description=f"Full-text search over title, dek and body: the {SEARCH_CANDIDATES} newest matches, by relevance, then newest."), OPEN_ENDED] = None,  # type: ignore[valid-type]
+    q: Annotated[SearchText | None, Query(description=SEARCH_DESCRIPTION), OPEN_ENDED] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     """The filters as ids, resolved in one query; a 422 naming every unknown name."""
+    if q is not None:
+        # Searches cost tens of milliseconds and cannot be cached for every query.
+        # The client is worked out only then: the plain feed pays nothing for the limit.
+        limiter: RateLimiter = request.app.state.rate_limiter
+        await limiter.hit(
+            request.app.state.settings.rate_limit_search_per_client, "search:client", get_client(request).rate_limit_key
+        )
     names = await resolve_names(
         connection, symbols=ticker, author_slugs=[author] if author else [], tag_slugs=[tag] if tag else []
     )
@@ -98,7 +114,7 @@ async def written_article(request: Request, session: AsyncSession, article: Arti
     dependencies=[http_cache(LIST)],
     summary="List articles",
     response_model=Page[ArticleCard],
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 422, 429),
 )
 async def list_articles(
     request: Request, response: Response, connection: ReadConnection, filters: Filters, page: PageParams, now: Clock

@@ -1,9 +1,9 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from app.fields import Slug, Symbol, TagSlug, UtcDatetime, WebUrl, line, multiline
+from app.fields import RequestBody, Slug, Symbol, TagSlug, UtcDatetime, WebUrl, line, multiline
 
 ArticleStatus = Literal["draft", "published", "archived"]
 AuthorKind = Literal["human", "ai_agent"]
@@ -21,9 +21,7 @@ class HeroImage(BaseModel):
     credit: Credit | None = None  # type: ignore[valid-type]
 
 
-class EditorialReviewInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EditorialReviewInput(RequestBody):
     reviewed_by: ReviewerName = Field(description="The human editor who took responsibility.")  # type: ignore[valid-type]
     reviewed_at: UtcDatetime | None = Field(default=None, description="Defaults to now.")
 
@@ -33,9 +31,7 @@ class EditorialReview(BaseModel):
     reviewed_at: datetime
 
 
-class ArticleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ArticleCreate(RequestBody):
     slug: Slug | None = Field(default=None, description="Derived from the title when omitted.")
     title: Title  # type: ignore[valid-type]
     dek: Dek = ""  # type: ignore[valid-type]
@@ -51,10 +47,8 @@ class ArticleCreate(BaseModel):
     editorial_review: EditorialReviewInput | None = None
 
 
-class ArticleUpdate(BaseModel):
+class ArticleUpdate(RequestBody):
     """Every field is optional; only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None  # type: ignore[valid-type]
     dek: Dek | None = None  # type: ignore[valid-type]

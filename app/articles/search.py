@@ -10,10 +10,20 @@ from app.models import Article
 
 # How many of a search's newest matches are ranked (and so the most a search can return).
 SEARCH_CANDIDATES = 500
+# SQLite scores every word over each candidate's whole text, and FTS5 walks each word's
+# postings: a search's work grows with its words (42 words took 1.02 s, issue 10).
+MAX_SEARCH_WORDS = 6
 
 # The FTS5 table the SQLite migration creates; PostgreSQL uses `article.search_vector`.
 sqlite_search = table("article_search", column("rowid"), column("article_search"))
 CANDIDATES = bindparam("candidates", type_=Integer())
+
+
+def few_enough_words(query: str) -> str:
+    """A query's words, repeats included, are at most `MAX_SEARCH_WORDS`, on both backends."""
+    if len(query.split()) > MAX_SEARCH_WORDS:
+        raise ValueError(f"must have at most {MAX_SEARCH_WORDS} words")
+    return query
 
 
 def search_terms(query: str) -> str:

@@ -1,9 +1,9 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from app.fields import Slug, WebUrl, line, multiline
+from app.fields import RequestBody, Slug, WebUrl, line, multiline
 
 AuthorKind = Literal["human", "ai_agent"]
 Name = line(120, min_length=1)
@@ -19,9 +19,7 @@ class AuthorLink(BaseModel):
     url: WebUrl
 
 
-class AuthorFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuthorFields(RequestBody):
     bio: Bio = ""  # type: ignore[valid-type]
     avatar_url: WebUrl | None = None
     expertise: list[Expertise] = Field(default_factory=list, max_length=20)  # type: ignore[valid-type]
@@ -39,10 +37,8 @@ class AuthorCreate(AuthorFields):
     kind: AuthorKind
 
 
-class AuthorUpdate(BaseModel):
+class AuthorUpdate(RequestBody):
     """Every field is optional; only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None  # type: ignore[valid-type]
     kind: AuthorKind | None = None

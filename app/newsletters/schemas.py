@@ -3,10 +3,10 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.articles.schemas import ArticleCard
-from app.fields import Slug, line
+from app.fields import RequestBody, Slug, line
 
 
 @lru_cache
@@ -23,9 +23,7 @@ def _known_time_zone(name: str) -> str:
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_time_zone)]
 
 
-class NewsletterCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewsletterCreate(RequestBody):
     slug: Slug = Field(max_length=64)
     name: line(120, min_length=1)  # type: ignore[valid-type]
     description: line(500) = ""  # type: ignore[valid-type]

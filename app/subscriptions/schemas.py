@@ -2,9 +2,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.fields import Slug, Symbol
+from app.fields import RequestBody, Slug, Symbol
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed"]
 
@@ -34,9 +34,7 @@ NewsletterSlugs = Annotated[
 ]
 
 
-class SubscriptionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SubscriptionRequest(RequestBody):
     email: Email
     newsletters: NewsletterSlugs = Field(examples=[["daily-headlines"]])
     tickers: list[Symbol] = Field(
@@ -54,22 +52,16 @@ class SubscriptionAccepted(BaseModel):
     detail: str = "If this address can receive mail, a confirmation link is on its way."
 
 
-class ConfirmRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConfirmRequest(RequestBody):
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class UnsubscribeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UnsubscribeRequest(RequestBody):
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class PreferencesUpdate(BaseModel):
+class PreferencesUpdate(RequestBody):
     """Only the fields sent change."""
-
-    model_config = ConfigDict(extra="forbid")
 
     newsletters: NewsletterSlugs | None = None
     tickers: list[Symbol] | None = Field(default=None, max_length=50)

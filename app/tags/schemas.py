@@ -1,16 +1,14 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from app.fields import TagSlug, line
+from app.fields import RequestBody, TagSlug, line
 
 TagName = line(64, min_length=1)
 TagDescription = line(500)
 
 
-class TagCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TagCreate(RequestBody):
     slug: TagSlug
     name: TagName  # type: ignore[valid-type]
     description: TagDescription = ""  # type: ignore[valid-type]

@@ -1,18 +1,16 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from app.fields import Symbol, line
+from app.fields import RequestBody, Symbol, line
 
 AssetClass = Literal["equity", "etf", "crypto", "index", "fx", "commodity"]
 TickerName = line(200, min_length=1)
 Exchange = line(32, min_length=1)
 
 
-class TickerCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TickerCreate(RequestBody):
     symbol: Symbol
     name: TickerName  # type: ignore[valid-type]
     asset_class: AssetClass
@@ -20,10 +18,8 @@ class TickerCreate(BaseModel):
     aliases: list[Symbol] = Field(default_factory=list, max_length=10)
 
 
-class TickerUpdate(BaseModel):
+class TickerUpdate(RequestBody):
     """Every field is optional; `aliases`, when sent, replaces the list."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: TickerName | None = None  # type: ignore[valid-type]
     asset_class: AssetClass | None = None
