@@ -320,7 +320,7 @@ async def world(session: Any, settings: Settings) -> World:
         "articles": article.slug, "authors": author.slug, "tags": tag.slug,
         "tickers": ticker.symbol, "newsletters": newsletter.slug,
     }
-    manage = subscriptions_service.manage_token(settings, subscriber)
+    manage = subscriptions_service.manage_token(settings, subscriber, now=datetime.now(UTC))
     assert spare.id is not None
     return World(names, admin, manage, spare.id)
 
