@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     shared_cache_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
     # Larger responses are answered but not stored: with the TTL, this bounds one entry.
     shared_cache_max_response_bytes: int = Field(default=262_144, ge=1024, le=16_777_216)
+    # Searches are stored in one spelling each, and at most this many at once.
+    shared_cache_free_text_entries: int = Field(default=1000, ge=0, le=100_000)
     # Eviction is per Redis server: counters on the cache's server can be evicted by
     # cached responses (issue 10), so production keeps them on a `noeviction` server.
     rate_limit_redis_url: str | None = None

@@ -18,7 +18,7 @@ from app.articles.search import MAX_SEARCH_WORDS, SEARCH_CANDIDATES, few_enough_
 from app.articles.schemas import ArticleCard, ArticleCreate, ArticleDetail, ArticleUpdate
 from app.caching.http import ITEM, LIST, conclude, http_cache
 from app.caching.keys import article_key
-from app.caching.request_key import OPEN_ENDED
+from app.caching.request_key import FREE_TEXT, OPEN_ENDED
 from app.caching.state import state_from_row
 from app.clients import get_client
 from app.db import ReadConnection, SessionDep
@@ -53,7 +53,7 @@ async def feed_filters(
     author_kind: Annotated[Literal["human", "ai_agent"] | None, Query()] = None,
     since: Annotated[UtcDatetime | None, Query(description="Published at or after (RFC 3339)."), OPEN_ENDED] = None,
     until: Annotated[UtcDatetime | None, Query(description="Published before (RFC 3339)."), OPEN_ENDED] = None,
-    q: Annotated[SearchText | None, Query(description=SEARCH_DESCRIPTION), OPEN_ENDED] = None,  # type: ignore[valid-type]
+    q: Annotated[SearchText | None, Query(description=SEARCH_DESCRIPTION), FREE_TEXT] = None,  # type: ignore[valid-type]
 ) -> FeedFilters:
     """The filters as ids, resolved in one query; a 422 naming every unknown name."""
     if q is not None:

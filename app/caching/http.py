@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from app.api_keys.dependencies import OptionalApiKey
 from app.caching.keys import COUNTS
-from app.caching.request_key import is_canonical, query_pairs
+from app.caching.request_key import Sharing, query_pairs, sharing
 from app.caching.state import REPRESENTATION_REVISION, ContentState, read_state
 from app.dependencies import get_clock
 
@@ -172,7 +172,7 @@ class Rendering:
     policy: CachePolicy
     audience: Audience
     state: ContentState | None = None
-    shareable: bool = False
+    sharing: Sharing = Sharing.NONE
 
 
 def rendering_of(scope: Any) -> Rendering | None:
@@ -204,7 +204,7 @@ def conclude(request: Request, response: Response, state: ContentState) -> None:
     rendering, headers = _not_modified_unless_changed(request, state)
     _set_headers(response, headers)
     rendering.state = state
-    rendering.shareable = is_canonical(request)
+    rendering.sharing = sharing(request)
 
 
 AudienceDependency = Callable[..., Awaitable[Audience]]

@@ -3,7 +3,7 @@
 A hit costs one Redis round trip and no database, route or validation work: the stored
 body with its headers, or a 304 when the client's validator matches. A miss runs the
 route, which concludes with the state its response was built from (`http.conclude`) and
-whether the request is the canonical spelling of one page (`request_key.is_canonical`); a
+whether the request is the canonical spelling of one page (`request_key.sharing`); a
 public 200 of at most `shared_cache_max_response_bytes` is then stored with that state.
 """
 
@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching.http import Validators, rendering_of
-from app.caching.request_key import lookup_key
+from app.caching.request_key import Sharing, lookup_key
 from app.caching.shared import CachedResponse, SharedCache
 from app.settings import Settings
 
@@ -113,6 +113,7 @@ class SharedCacheMiddleware:
         if status != 200 or rendering is None or rendering.state is None or size > max_stored_body:
             return
         cache_control = next((value for name, value in headers if name == b"cache-control"), b"")
-        if rendering.shareable and cache_control.startswith(b"public"):
-            await cache.store(key, rendering.state, CachedResponse(headers=headers, body=b"".join(chunks)))
+        if rendering.sharing is not Sharing.NONE and cache_control.startswith(b"public"):
+            response = CachedResponse(headers=headers, body=b"".join(chunks))
+            await cache.store(key, rendering.state, response, pooled=rendering.sharing is Sharing.FREE_TEXT)
 

@@ -4,12 +4,13 @@ An entry stands for one page: a route's path and query parameters as the route
 validated them, spelled one way. The middleware looks a request up under its path and
 its query pairs, percent-decoded and sorted (`lookup_key`), before any routing; the
 response is stored only when those pairs are exactly the canonical spelling of what the
-route validated (`is_canonical`), with FastAPI's own validation of the route's declared
+route validated (`sharing`), with FastAPI's own validation of the route's declared
 parameters, so the two cannot disagree. `limit=1%30%30` or another order finds the
 page's one entry; `limit=100&limit=100`, `limit=0100` or `ticker=nvda` are answered from
-the database and add none. Values with no bounded set of spellings (timestamps,
-free-text search, edition days: parameters marked `OPEN_ENDED`, and any type without a
-canonical spelling below) are answered and never stored.
+the database and add none. Values with no bounded set of spellings (timestamps, edition
+days: parameters marked `OPEN_ENDED`, and any type without a canonical spelling below)
+are answered and never stored. A search (`FREE_TEXT`) is stored in its one spelling, in a
+pool of entries whose size is a setting.
 
 The key holds the configured `PUBLIC_SITE_URL` and `PUBLIC_API_URL`, never the `Host`
 header: a request addressed to another host or scheme is answered from the database and
@@ -41,6 +42,31 @@ class _OpenEnded:
 OPEN_ENDED = _OpenEnded()
 
 
+class _FreeText:
+    """`Annotated[…, FREE_TEXT]` on a query parameter people repeat in many spellings (a
+    search): stored only when spelled one way, lowercase words between single spaces, and
+    then in a pool of at most `shared_cache_free_text_entries` entries, the least recently
+    stored leaving first (`SharedCache.store`)."""
+
+    def __repr__(self) -> str:
+        return "FREE_TEXT"
+
+
+FREE_TEXT = _FreeText()
+
+
+class Sharing(enum.Enum):
+    """Whether a response may be stored under its `lookup_key`, and where."""
+
+    NONE = "none"
+    PAGE = "page"
+    FREE_TEXT = "free text"
+
+
+def free_text_spelling(value: str) -> str:
+    return " ".join(value.lower().split())
+
+
 def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
     """The query's pairs decoded as Starlette decodes them for the route, in one order;
     without `key`, a credential (keyed requests never reach the shared cache)."""
@@ -60,28 +86,32 @@ def lookup_key(scope: Scope, settings: Settings) -> str | None:
     return "\n".join((settings.site_url, settings.api_url, scope["path"], query))
 
 
-def is_canonical(request: Request) -> bool:
-    """True when the request spells exactly what its route validated, once, with no
-    open-ended value: the requests whose responses may be stored under `lookup_key`."""
+def sharing(request: Request) -> Sharing:
+    """`PAGE` when the request spells exactly what its route validated, once, with no
+    open-ended value: the requests whose responses may be stored under `lookup_key`;
+    `FREE_TEXT` when one of those values is free text; `NONE` otherwise."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
-        return False
+        return Sharing.NONE
     path_parameters, query_parameters = _parameters(route)
     sent = {name for name, _ in query_pairs(request.scope["query_string"])}
     if not sent <= query_parameters.keys():
-        return False
+        return Sharing.NONE
     canonical: list[tuple[str, str]] = []
     for name in sent:
         spellings = _spellings(query_parameters[name], request.query_params)
         if spellings is None:
-            return False
+            return Sharing.NONE
         canonical.extend((name, spelling) for spelling in spellings)
     if sorted(canonical) != query_pairs(request.scope["query_string"]):
-        return False
-    return all(
+        return Sharing.NONE
+    if not all(
         _spellings(field, request.path_params) == [request.path_params[name]]
         for name, field in path_parameters.items()
-    )
+    ):
+        return Sharing.NONE
+    free_text = any(FREE_TEXT in query_parameters[name].field_info.metadata for name in sent)
+    return Sharing.FREE_TEXT if free_text else Sharing.PAGE
 
 
 def _spellings(field: Any, received: Any) -> list[str] | None:
@@ -93,6 +123,8 @@ def _spellings(field: Any, received: Any) -> list[str] | None:
     if errors:
         return None
     value = values[field.name]
+    if FREE_TEXT in field.field_info.metadata:
+        return [free_text_spelling(value)] if value is not None else []
     items = sorted(set(value)) if isinstance(value, list) else [value]
     spelled = [_spelling(item) for item in items if item is not None]
     return None if any(spelling is None for spelling in spelled) else spelled  # type: ignore[return-value]

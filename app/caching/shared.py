@@ -18,6 +18,9 @@ can hold something another contradicts. Under `<shared_cache_prefix>:<revision>`
   built from and when the next scheduled article is due. It is served while every one
   of those versions is current and that moment has not passed; a write to one of its
   keys, and nothing else, retires it. Unread, it expires after `shared_cache_ttl_seconds`.
+- `free-text`: the responses to free-text requests (searches) by when they were stored,
+  at most `shared_cache_free_text_entries`: storing one more deletes the oldest, so no
+  number of distinct searches holds more than that many entries.
 
 The revision in the prefix (`REPRESENTATION_REVISION` and the stored format) keeps a
 deploy that renders differently from serving, or misreading, the old responses.
@@ -91,6 +94,21 @@ for name, version in string.gmatch(ARGV[5], '([^ =]+)=(%d+)') do offer(name, ver
 return 1
 """
 
+# A free-text response (a search) also joins the pool, a sorted set of response keys by
+# when they were stored; beyond ARGV[7] members the oldest leave it and the cache.
+STORE_POOLED = OFFER_FUNCTION + """
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+for name, version in string.gmatch(ARGV[5], '([^ =]+)=(%d+)') do offer(name, version, ARGV[4]) end
+redis.call('ZADD', KEYS[2], ARGV[6], KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local beyond = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
+if beyond > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[2], beyond)
+  for i = 1, #oldest, 2 do redis.call('DEL', oldest[i]) end
+end
+return 1
+"""
+
 OFFER = OFFER_FUNCTION + """
 for name, version in string.gmatch(ARGV[3], '([^ =]+)=(%d+)') do offer(name, version, ARGV[4]) end
 return 1
@@ -155,16 +173,19 @@ class Script:
 
 
 class SharedCache:
-    def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int, free_text_entries: int = 1000) -> None:
         self.redis = redis
         prefix = f"{prefix}:r{REPRESENTATION_REVISION}.{STORED_FORMAT}"
         self.key_prefix = f"{prefix}:key:"
         self.floor_prefix = f"{prefix}:floor:"
         self.response_prefix = f"{prefix}:response:"
         self.refresh_key = f"{prefix}:refreshing"
+        self.free_text_key = f"{prefix}:free-text"
+        self.free_text_entries = free_text_entries
         self.ttl_ms = ttl_seconds * 1000
         self._lookup = Script(redis, LOOKUP)
         self._store = Script(redis, STORE)
+        self._store_pooled = Script(redis, STORE_POOLED)
         self._offer = Script(redis, OFFER)
         self._invalidate = Script(redis, INVALIDATE)
         self._unavailable_until = 0.0
@@ -180,7 +201,10 @@ class SharedCache:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        return cls(redis, prefix=settings.shared_cache_prefix, ttl_seconds=settings.shared_cache_ttl_seconds)
+        return cls(
+            redis, prefix=settings.shared_cache_prefix, ttl_seconds=settings.shared_cache_ttl_seconds,
+            free_text_entries=settings.shared_cache_free_text_entries,
+        )
 
     def _available(self) -> bool:
         return time.monotonic() >= self._unavailable_until
@@ -213,19 +237,26 @@ class SharedCache:
             logger.warning("unreadable cached response for %r; rendering it again", request_key)
             return None
 
-    async def store(self, request_key: str, state: ContentState, response: CachedResponse) -> None:
-        """Keeps `response` for as long as `state` is current, and offers its versions."""
+    async def store(
+        self, request_key: str, state: ContentState, response: CachedResponse, *, pooled: bool = False
+    ) -> None:
+        """Keeps `response` for as long as `state` is current, and offers its versions;
+        `pooled`, among the newest `free_text_entries` free-text responses only."""
         if not self._available():
             return
         versions = _versions(state.versions)
         due = str(epoch_micros(state.next_due)) if state.next_due else ""
         newest = str(epoch_micros(state.newest)) if state.newest else ""
         record = f"{versions}\n{due} {newest}\n".encode() + response.encode()
+        key = self._response_key(request_key)
+        args: list[Any] = [self.key_prefix, self.floor_prefix, record, self.ttl_ms, versions]
         try:
-            await self._store(
-                keys=[self._response_key(request_key)],
-                args=[self.key_prefix, self.floor_prefix, record, self.ttl_ms, versions],
-            )
+            if pooled:
+                await self._store_pooled(
+                    keys=[key, self.free_text_key], args=[*args, time.time_ns(), self.free_text_entries]
+                )
+            else:
+                await self._store(keys=[key], args=args)
         except RedisError:
             self._failed("store")
 

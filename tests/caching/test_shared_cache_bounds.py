@@ -14,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.caching.shared import CachedResponse, SharedCache
@@ -22,6 +23,7 @@ from app.settings import Settings
 from bench.server import free_port
 from tests import factories
 from tests.conftest import Clock
+from tests.helpers import counted_statements
 from tests.mail_fixtures import SmtpServer, build_app, mail_settings
 from tests.subscriber_factories import create_newsletter, subscribe
 from tests.test_shared_cache import process, stored_responses
@@ -64,7 +66,6 @@ class TestOneEntryPerPage:
         paths = [
             *(f"/v1/articles?limit=100&since=2020-01-01T00:00:00.00000{n}Z" for n in range(1, 4)),
             "/v1/articles?until=2999-01-01T00:00:00Z",
-            "/v1/articles?q=article",
             "/v1/tickers?q=nv",
             f"/v1/newsletters/{newsletter.slug}/editions/2020-01-01",
             f"/v1/newsletters/{newsletter.slug}/editions/2020-01-02",
@@ -72,6 +73,40 @@ class TestOneEntryPerPage:
         for path in paths:
             assert (await cached.get(path)).status_code == 200, path
         assert await stored_responses(cache_settings) == 0
+
+
+class TestSearches:
+    """Searches repeat (a market's names, its news words), so they are stored, but in one
+    spelling each and in a pool of a bounded number of entries."""
+
+    async def test_a_search_is_stored_in_one_spelling(
+        self, cached: httpx.AsyncClient, engine: AsyncEngine, article: Any, cache_settings: Settings
+    ) -> None:
+        for query in ("q=Nvidia%20Earnings", "q=nvidia%20%20earnings", "q=%20nvidia%20earnings"):
+            assert (await cached.get(f"/v1/articles?{query}")).status_code == 200, query
+        assert await stored_responses(cache_settings) == 0
+        first = await cached.get("/v1/articles?q=nvidia%20earnings")
+        assert await stored_responses(cache_settings) == 1
+        with counted_statements(engine) as statements:
+            again = await cached.get("/v1/articles?q=nvidia+earnings")
+        assert statements == [] and again.content == first.content
+
+    async def test_the_pool_holds_at_most_its_size_the_newest_staying(
+        self, cache_settings: Settings, app: Any, engine: AsyncEngine, article: Any
+    ) -> None:
+        pooled = process(cache_settings.model_copy(update={"shared_cache_free_text_entries": 2}), app)
+        words = ["alpha", "beta", "gamma", "delta"]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=pooled), base_url="http://testserver") as client:
+            for word in words:
+                assert (await client.get(f"/v1/articles?q={word}")).status_code == 200
+            assert await stored_responses(cache_settings) == 2
+            for word, stored in zip(reversed(words), [True, True, False, False], strict=True):
+                with counted_statements(engine) as statements:
+                    assert (await client.get(f"/v1/articles?q={word}")).status_code == 200
+                assert (statements == []) is stored, word
+            # Answering the two oldest again stored them in turn, each pushing out the oldest.
+            assert await stored_responses(cache_settings) == 2
+        await pooled.state.content_cache.close()
 
 
 class TestHostHeader:
