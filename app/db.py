@@ -63,6 +63,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
             settings.database_url,
             connect_args={"timeout": 30},
             json_deserializer=orjson.loads,
+            # As on PostgreSQL: no overflow connections opened and closed per request, here
+            # each with a thread of its own (issue 9 profile).
+            pool_size=settings.database_pool_size,
+            max_overflow=0,
             hide_parameters=True,
         )
         _configure_sqlite(engine)
