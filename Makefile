@@ -58,3 +58,11 @@ lint-openapi: install tools/node_modules/.installed
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 		$(NODE_TOOLS)/redocly lint --config tools/redocly.yaml $(OPENAPI_DOCUMENT)
 	$(NODE_TOOLS)/spectral lint --fail-severity=warn --ruleset tools/.spectral.yaml $(OPENAPI_DOCUMENT)
+
+# A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
+# `clients` group), called with its anonymous `Client` against a live server on a free port
+# with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
+.PHONY: check-client
+check-client: install
+	$(UV) sync --frozen --quiet --group clients
+	$(UV) run --frozen --group clients python tools/check_python_client.py
