@@ -36,3 +36,33 @@ SIZE ?= 10k
 bench: install
 	$(UV) sync --frozen --quiet --group bench
 	$(UV) run --frozen --group bench python -m bench run --size $(SIZE)
+
+# The committed OpenAPI document (issue 11): `make openapi` rewrites docs/openapi.json from
+# the app; `make lint-openapi` checks it is current and lints it with openapi-spec-validator,
+# Redocly (`recommended`, warnings as errors) and Spectral (`spectral:oas`, warnings fail).
+# The Node tools are pinned in tools/package-lock.json.
+OPENAPI_DOCUMENT := docs/openapi.json
+NODE_TOOLS := tools/node_modules/.bin
+.PHONY: openapi lint-openapi
+
+openapi: install
+	$(UV) run --frozen python -m app.openapi_document
+
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-openapi: install tools/node_modules/.installed
+	$(UV) run --frozen python -m app.openapi_document --check
+	$(UV) run --frozen openapi-spec-validator $(OPENAPI_DOCUMENT)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(NODE_TOOLS)/redocly lint --config tools/redocly.yaml $(OPENAPI_DOCUMENT)
+	$(NODE_TOOLS)/spectral lint --fail-severity=warn --ruleset tools/.spectral.yaml $(OPENAPI_DOCUMENT)
+
+# A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
+# `clients` group), called with its anonymous `Client` against a live server on a free port
+# with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
+.PHONY: check-client
+check-client: install
+	$(UV) sync --frozen --quiet --group clients
+	$(UV) run --frozen --group clients python tools/check_python_client.py

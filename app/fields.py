@@ -6,12 +6,12 @@ lone surrogates: PostgreSQL rejects NUL in text, and neither belongs in content.
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import (
-    AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints,
-    UrlConstraints, model_validator,
+    AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
+    StringConstraints, UrlConstraints, model_validator,
 )
 
 _SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
@@ -105,3 +105,20 @@ class RequestBody(BaseModel):
         if isinstance(value, dict) and len(value) > MAX_BODY_MEMBERS:
             raise ValueError(f"must have at most {MAX_BODY_MEMBERS} members")
         return value
+
+
+# JSON numbers only: lax mode would read `true` as 1 and `"7"` as 7, which the spec does
+# not allow and a client would never notice it relied on (issue 11).
+StrictInteger = Annotated[int, Strict()]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A PATCH field that may be left out but never sent as `null`: the column it changes
+    cannot be empty. Typed without `None`, so `null` is a 422 and the spec does not mark the
+    field nullable; the default (never validated, never dumped with `exclude_unset`) stays
+    out of the spec, where `"default": null` would contradict the type."""
+    return Field(default=None, json_schema_extra=_without_default, **constraints)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, NoReturn, TypeVar
@@ -28,6 +29,13 @@ NOT_ISSUED = "The cursor is not one this API issued."
 # Keys are ids of INTEGER columns: a larger value overflows the database driver.
 MIN_KEY_INT, MAX_KEY_INT = -(2**31), 2**31 - 1
 T = TypeVar("T")
+MAX_CURSOR_CHARS = 512
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+# Described in the spec but checked here, not by FastAPI: the contract answers any cursor
+# the API could not have written with a 400, and one with a character outside base64url is
+# such a cursor, not a malformed parameter (a 422). Checked before decoding too, because
+# `urlsafe_b64decode` skips such characters and would read `ab!c` as `abc`.
+CURSOR_SCHEMA = {"pattern": CURSOR_PATTERN, "maxLength": MAX_CURSOR_CHARS, "minLength": 1}
 
 
 class Page(BaseModel, Generic[T]):
@@ -45,7 +53,10 @@ async def page_request(
     limit: Annotated[int | None, Query(ge=1, le=100, description="Items per page, 1–100.")] = None,
     cursor: Annotated[
         str | None,
-        Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the page before."),
+        Query(
+            description="`next_cursor` of the page before. A cursor the API did not write is a 400.",
+            json_schema_extra=CURSOR_SCHEMA,
+        ),
     ] = None,
 ) -> PageRequest:
     settings = request.app.state.settings
@@ -53,6 +64,8 @@ async def page_request(
         limit = settings.default_page_size
     if limit > settings.max_page_size:
         raise InvalidFields.one(["query", "limit"], f"must be between 1 and {settings.max_page_size}")
+    if cursor is not None and (len(cursor) > MAX_CURSOR_CHARS or not re.fullmatch(CURSOR_PATTERN, cursor)):
+        raise InvalidCursor(NOT_ISSUED)
     return PageRequest(limit=limit, cursor=cursor)
 
 

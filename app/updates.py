@@ -8,22 +8,12 @@ from pydantic import BaseModel
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.problems import FieldError, InvalidFields
 
-
-def changes_of(update: BaseModel, *, nullable: Iterable[str] = ()) -> dict[str, Any]:
-    """The fields a PATCH sent. A field left out stays as it is; `null` clears the fields in
-    `nullable` and is a 422 for any other, which cannot be empty."""
-    changes = update.model_dump(exclude_unset=True)
-    clearable = set(nullable)
-    errors = [
-        FieldError(loc=["body", name], msg="cannot be null")
-        for name, value in changes.items()
-        if value is None and name not in clearable
-    ]
-    if errors:
-        raise InvalidFields(errors)
-    return changes
+def changes_of(update: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH sent. A field left out stays as it is; `null` reaches here only
+    for the fields whose schema allows it (`app.fields.omittable` marks the others), and
+    clears them."""
+    return update.model_dump(exclude_unset=True)
 
 
 def state_of(row: SQLModel, *, parts: Iterable[Any] = ()) -> tuple[Any, ...]:

@@ -181,8 +181,6 @@ class TestBadInputIsNeverAServerError:
             ("tag=a%00", ["query", "tag"]),
             ("ticker=NV%00DA", ["query", "ticker", 0]),
             ("ticker=" + "&ticker=".join(["A"] * 21), ["query", "ticker"]),
-            ("cursor=%00", ["query", "cursor"]),
-            ("cursor=" + "a" * 513, ["query", "cursor"]),
             ("since=%00", ["query", "since"]),
             ("limit=99999999999999999999999", ["query", "limit"]),
             ("limit=1e309", ["query", "limit"]),

@@ -199,6 +199,18 @@ class TestInvalidCursors:
     async def test_refuses_garbage(self, client, garbage):
         assert_problem(await client.get("/v1/articles", params={"cursor": garbage}), NOT_ISSUED)
 
+    @pytest.mark.parametrize("garbage", ["", "\x00", "abc+def/", "abc=", "ab cd", "é", "a" * 513])
+    async def test_refuses_characters_and_lengths_no_cursor_has_with_the_contracts_400(self, client, garbage):
+        """Issue 11: a cursor outside base64url was a 422; the contract says 400 for any cursor we did not write."""
+        assert_problem(await client.get("/v1/articles", params={"cursor": garbage}), NOT_ISSUED)
+
+    async def test_refuses_a_real_cursor_with_a_character_decoding_would_skip(self, client, cursor):
+        """`urlsafe_b64decode` drops characters outside its alphabet: `!` inside a good cursor
+        must not make a second spelling of it."""
+        spelled_again = cursor[:5] + "!" + cursor[5:]
+
+        assert_problem(await client.get("/v1/articles", params={"ticker": "NVDA", "cursor": spelled_again}), NOT_ISSUED)
+
     async def test_refuses_a_tampered_cursor(self, client, cursor):
         assert_problem(await client.get("/v1/articles", params={"ticker": "NVDA", "cursor": tamper(cursor)}), NOT_ISSUED)
 

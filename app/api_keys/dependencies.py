@@ -43,6 +43,8 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
             raise Forbidden(f"This operation needs the `{scope}` scope.")
         return api_key
 
+    # Read by app.openapi: a route with this dependency declares the bearer scheme.
+    dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
 
 

@@ -39,7 +39,7 @@ SEARCH_DESCRIPTION = (
     "per client (429 with `Retry-After`)."
 )
 ArticleSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
-WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 async def feed_filters(
@@ -133,7 +133,8 @@ async def list_articles(
 async def get_article(
     request: Request, response: Response, page: Annotated[CardPage, Depends(readable_article)], now: Clock
 ) -> Any:
-    """The whole article with its sanitized HTML body."""
+    """The whole article with its sanitized HTML body. With a `content:write` key, drafts,
+    scheduled and archived articles too (editors preview them); without one they are 404."""
     article = page.items[0]
     keys = (*queries.DETAIL_KEYS, article_key(article["id"]))
     # What time alone changes on the page: whether a scheduled article is visible yet.
@@ -157,7 +158,8 @@ async def list_related_articles(
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> Any:
     """Articles sharing tickers (weighted double) or tags, best first, then newest.
-    A ranked top list: `next_cursor` is always null."""
+    A ranked top list: `next_cursor` is always null. With a `content:write` key, the
+    article may be a draft (editors preview it); the related articles are published ones."""
     related = await queries.read_related(connection, article.items[0]["id"], now=now, limit=limit)
     # Ranked, not dated: any article appearing may join it, so the newest anywhere counts.
     conclude(request, response, state_from_row(related.state, queries.RELATED_KEYS))
@@ -207,7 +209,7 @@ async def update_article(
     "/{slug}",
     summary="Delete an article",
     status_code=204,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def delete_article(
     session: SessionDep, article: Annotated[Article, Depends(editable_article)], now: Clock

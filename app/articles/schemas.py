@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.fields import RequestBody, Slug, Symbol, TagSlug, UtcDatetime, WebUrl, line, multiline
+from app.fields import RequestBody, Slug, Symbol, TagSlug, UtcDatetime, WebUrl, line, multiline, omittable
 
 ArticleStatus = Literal["draft", "published", "archived"]
 AuthorKind = Literal["human", "ai_agent"]
@@ -48,16 +48,17 @@ class ArticleCreate(RequestBody):
 
 
 class ArticleUpdate(RequestBody):
-    """Every field is optional; only the fields sent are changed."""
+    """Every field is optional; only the fields sent are changed. `null` clears
+    `published_at` (a published article then gets "now"), `hero_image` and `editorial_review`."""
 
-    title: Title | None = None  # type: ignore[valid-type]
-    dek: Dek | None = None  # type: ignore[valid-type]
-    body_markdown: BodyMarkdown | None = None  # type: ignore[valid-type]
-    author: Slug | None = None
-    status: ArticleStatus | None = None
+    title: Title = omittable()  # type: ignore[valid-type]
+    dek: Dek = omittable()  # type: ignore[valid-type]
+    body_markdown: BodyMarkdown = omittable()  # type: ignore[valid-type]
+    author: Slug = omittable()
+    status: ArticleStatus = omittable()
     published_at: UtcDatetime | None = None
-    tickers: list[Symbol] | None = Field(default=None, max_length=20)
-    tags: list[TagSlug] | None = Field(default=None, max_length=10)
+    tickers: list[Symbol] = omittable(max_length=20)
+    tags: list[TagSlug] = omittable(max_length=10)
     hero_image: HeroImage | None = None
     editorial_review: EditorialReviewInput | None = None
 

@@ -154,7 +154,7 @@ async def create_article(
 async def update_article(
     session: AsyncSession, article: Article, *, data: ArticleUpdate, site_url: str, now: datetime
 ) -> Article:
-    changes = changes_of(data, nullable=("published_at", "hero_image", "editorial_review"))
+    changes = changes_of(data)
     before = _state(article)
 
     author = article.author

@@ -20,7 +20,7 @@ from app.problems import problem_responses
 router = APIRouter(prefix="/v1/authors", tags=["Authors"])
 Clock = Annotated[datetime, Depends(get_clock)]
 AuthorSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
-WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 async def author_by_slug(session: SessionDep, slug: AuthorSlug) -> Author:
@@ -104,7 +104,7 @@ async def update_author(
     return (await service.to_reads(session, [updated], now=now))[0]
 
 
-@router.delete("/{slug}", summary="Delete an author", status_code=204, responses=problem_responses(401, 403, 404, 409, 422))
+@router.delete("/{slug}", summary="Delete an author", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def delete_author(session: SessionDep, _writer: ContentWriter, author: AuthorBySlug) -> None:
     """Deletes an author who has no articles; one with articles is a 409."""
     await service.delete_author(session, author)

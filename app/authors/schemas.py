@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.fields import RequestBody, Slug, WebUrl, line, multiline
+from app.fields import RequestBody, Slug, WebUrl, line, multiline, omittable
 
 AuthorKind = Literal["human", "ai_agent"]
 Name = line(120, min_length=1)
@@ -38,16 +38,17 @@ class AuthorCreate(AuthorFields):
 
 
 class AuthorUpdate(RequestBody):
-    """Every field is optional; only the fields sent are changed."""
+    """Every field is optional; only the fields sent are changed. `null` clears
+    `avatar_url`, `audience` and `disclosure`; `expertise` and `links` are cleared with `[]`."""
 
-    name: Name | None = None  # type: ignore[valid-type]
-    kind: AuthorKind | None = None
-    bio: Bio | None = None  # type: ignore[valid-type]
+    name: Name = omittable()  # type: ignore[valid-type]
+    kind: AuthorKind = omittable()
+    bio: Bio = omittable()  # type: ignore[valid-type]
     avatar_url: WebUrl | None = None
-    expertise: list[Expertise] | None = Field(default=None, max_length=20)  # type: ignore[valid-type]
+    expertise: list[Expertise] = omittable(max_length=20)  # type: ignore[valid-type]
     audience: Audience | None = None  # type: ignore[valid-type]
     disclosure: Disclosure | None = None  # type: ignore[valid-type]
-    links: list[AuthorLink] | None = Field(default=None, max_length=10)
+    links: list[AuthorLink] = omittable(max_length=10)
 
 
 class AuthorRead(BaseModel):

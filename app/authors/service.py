@@ -96,7 +96,7 @@ async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
 
 
 async def update_author(session: AsyncSession, author: Author, *, data: AuthorUpdate) -> Author:
-    changes = _json_ready(changes_of(data, nullable=("avatar_url", "audience", "disclosure")))
+    changes = _json_ready(changes_of(data))
     _check_disclosure(changes.get("kind", author.kind), changes.get("disclosure", author.disclosure))
     before = state_of(author)
     for name, value in changes.items():

@@ -18,6 +18,7 @@ from app.feeds.dependencies import FULL_TEXT, feed_audience
 from app.feeds.document import FeedSubject, build_document
 from app.fields import SLUG_PATTERN, SymbolPath
 from app.links import requested_url
+from app.openapi import schema_ref
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/feeds", tags=["Feeds"])
@@ -43,9 +44,12 @@ FEED_ROUTE: dict[str, Any] = {
     "responses": {
         200: {
             "description": "The feed; full text with a `feeds:full` key, summaries without.",
-            "content": {media_type.split(";")[0]: {} for _, media_type in RENDERERS.values()},
+            "content": {
+                rss.MEDIA_TYPE.split(";")[0]: {"schema": schema_ref("RssFeed")},
+                atom.MEDIA_TYPE.split(";")[0]: {"schema": schema_ref("AtomFeed")},
+                jsonfeed.MEDIA_TYPE: {"schema": schema_ref("JsonFeed")},
+            },
         },
-        304: {"description": "Not modified since the validators sent."},
         **problem_responses(401, 403, 404, 422),
     },
 }
@@ -96,23 +100,23 @@ Feed = Annotated[FeedRequest, Depends(feed_request)]
 
 @router.get("/articles.{fmt}", summary="Get the articles feed", **FEED_ROUTE)
 async def get_articles_feed(feed: Feed) -> Response:
-    """The newest 50 published articles."""
+    """The newest 50 published articles. Summaries; full text with a `feeds:full` key."""
     return await feed.render(*service.site_subject(feed.site_url))
 
 
 @router.get("/tickers/{symbol}.{fmt}", summary="Get a ticker's feed", **FEED_ROUTE)
 async def get_ticker_feed(feed: Feed, symbol: SymbolPath) -> Response:
-    """The newest 50 articles on a ticker (found by symbol or alias, any case)."""
+    """The newest 50 articles on a ticker (found by symbol or alias, any case). Summaries; full text with a `feeds:full` key."""
     return await feed.render(*await service.ticker_subject(feed.connection, symbol, feed.site_url))
 
 
 @router.get("/authors/{slug}.{fmt}", summary="Get an author's feed", **FEED_ROUTE)
 async def get_author_feed(feed: Feed, slug: SlugPath) -> Response:
-    """The newest 50 articles by a journalist or an AI writing agent."""
+    """The newest 50 articles by a journalist or an AI writing agent. Summaries; full text with a `feeds:full` key."""
     return await feed.render(*await service.author_subject(feed.connection, slug, feed.site_url))
 
 
 @router.get("/tags/{slug}.{fmt}", summary="Get a tag's feed", **FEED_ROUTE)
 async def get_tag_feed(feed: Feed, slug: SlugPath) -> Response:
-    """The newest 50 articles on a topic."""
+    """The newest 50 articles on a topic. Summaries; full text with a `feeds:full` key."""
     return await feed.render(*await service.tag_subject(feed.connection, slug, feed.site_url))

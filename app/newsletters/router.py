@@ -26,7 +26,14 @@ NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z
 # A strict shape: pydantic's lax `date` would also take Unix timestamps.
 # Every calendar day has an edition (most of them empty): open-ended for the shared cache.
 EditionDate = Annotated[
-    str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, local to the newsletter."), OPEN_ENDED
+    str,
+    Path(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="YYYY-MM-DD, local to the newsletter.",
+        json_schema_extra={"format": "date"},
+        examples=["2026-11-28"],
+    ),
+    OPEN_ENDED,
 ]
 
 
@@ -83,7 +90,7 @@ async def get_newsletter(newsletter: NewsletterBySlug) -> NewsletterRead:
     summary="Create a newsletter",
     status_code=201,
     response_model=NewsletterRead,
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
     dependencies=[JSON_BODY],
 )
 async def create_newsletter(

@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.articles.schemas import ArticleCard
-from app.fields import RequestBody, Slug, line
+from app.fields import RequestBody, Slug, StrictInteger, line
 
 
 @lru_cache
@@ -20,7 +20,11 @@ def _known_time_zone(name: str) -> str:
     return name
 
 
-TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_time_zone)]
+TimeZone = Annotated[
+    str,
+    Field(max_length=64, description="An IANA time zone name.", examples=["America/New_York"]),
+    AfterValidator(_known_time_zone),
+]
 
 
 class NewsletterCreate(RequestBody):
@@ -28,7 +32,7 @@ class NewsletterCreate(RequestBody):
     name: line(120, min_length=1)  # type: ignore[valid-type]
     description: line(500) = ""  # type: ignore[valid-type]
     time_zone: TimeZone = "UTC"
-    send_hour: int = Field(default=7, ge=0, le=23, description="Local hour the edition goes out.")
+    send_hour: StrictInteger = Field(default=7, ge=0, le=23, description="Local hour the edition goes out.")
 
 
 class NewsletterRead(BaseModel):

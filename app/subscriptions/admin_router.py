@@ -15,6 +15,7 @@ from app.api_keys.scopes import Scope
 from app.db import SessionDep
 from app.fields import Slug
 from app.models import ApiKey
+from app.openapi import schema_ref
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int
 from app.problems import problem_responses
 from app.subscriptions import service
@@ -140,7 +141,7 @@ async def _csv_lines(
     summary="Export subscribers as CSV",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV with a header row."},
+        200: {"content": {"text/csv": {"schema": schema_ref("SubscribersCsv")}}, "description": "RFC 4180 CSV with a header row."},
         **problem_responses(401, 403, 422),
     },
 )

@@ -12,6 +12,7 @@ from app.clients import ClientDep
 from app.db import SessionDep
 from app.dependencies import JSON_BODY, get_clock
 from app.mail.delivery import deliver_due
+from app.openapi import schema_ref
 from app.models import Subscriber
 from app.problems import BodyTooLarge, InvalidFields, UnsupportedMediaType, problem_responses
 from app.subscriptions import service, tokens
@@ -41,16 +42,13 @@ router = APIRouter(
 )
 Clock = Annotated[datetime, Depends(get_clock)]
 logger = logging.getLogger("tickerfeed.mail")
-ONE_CLICK_FORM_SCHEMA = {
-    "type": "object",
-    "properties": {"List-Unsubscribe": {"const": "One-Click"}},
-}
 ONE_CLICK_BODY = {
     "description": "At most 1024 bytes: a larger body is a 413, unread.",
+    "required": True,
     "content": {
-        "application/x-www-form-urlencoded": {"schema": ONE_CLICK_FORM_SCHEMA},
-        "multipart/form-data": {"schema": ONE_CLICK_FORM_SCHEMA},
-        "application/json": {"schema": UnsubscribeRequest.model_json_schema()},
+        "application/x-www-form-urlencoded": {"schema": schema_ref("OneClickUnsubscribeForm")},
+        "multipart/form-data": {"schema": schema_ref("OneClickUnsubscribeForm")},
+        "application/json": {"schema": schema_ref("UnsubscribeRequest")},
     },
 }
 

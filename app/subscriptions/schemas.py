@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.fields import RequestBody, Slug, Symbol
+from app.fields import RequestBody, Slug, Symbol, omittable
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed"]
 
@@ -27,7 +27,10 @@ def _one_mailbox(value: str) -> str:
 
 
 Email = Annotated[
-    str, StringConstraints(min_length=3, max_length=320), AfterValidator(_one_mailbox)
+    str,
+    StringConstraints(min_length=3, max_length=320),
+    AfterValidator(_one_mailbox),
+    Field(json_schema_extra={"format": "email"}, examples=["reader@example.com"]),
 ]
 NewsletterSlugs = Annotated[
     list[Annotated[Slug, Field(max_length=64)]], Field(min_length=1, max_length=20)
@@ -57,15 +60,23 @@ class ConfirmRequest(RequestBody):
 
 
 class UnsubscribeRequest(RequestBody):
+    """The JSON form of the one-click unsubscribe: the token in the body."""
+
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class OneClickUnsubscribeForm(BaseModel):
+    """RFC 8058 one-click unsubscribe, as mail clients send it; the token is in the URL."""
+
+    list_unsubscribe: Literal["One-Click"] = Field(alias="List-Unsubscribe")
 
 
 class PreferencesUpdate(RequestBody):
     """Only the fields sent change."""
 
-    newsletters: NewsletterSlugs | None = None
-    tickers: list[Symbol] | None = Field(default=None, max_length=50)
-    authors: list[Slug] | None = Field(default=None, max_length=50)
+    newsletters: NewsletterSlugs = omittable()
+    tickers: list[Symbol] = omittable(max_length=50)
+    authors: list[Slug] = omittable(max_length=50)
 
 
 class SubscriptionRead(BaseModel):

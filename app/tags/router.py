@@ -78,7 +78,7 @@ async def list_tag_articles(
     summary="Create a tag",
     status_code=201,
     response_model=TagRead,
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
     dependencies=[JSON_BODY],
 )
 async def create_tag(

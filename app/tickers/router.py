@@ -21,7 +21,7 @@ from app.tickers.schemas import AssetClass, TickerCreate, TickerRead, TickerUpda
 router = APIRouter(prefix="/v1/tickers", tags=["Tickers"])
 Clock = Annotated[datetime, Depends(get_clock)]
 Prefix = line(32, min_length=1)
-WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 async def ticker_by_symbol(session: SessionDep, symbol: SymbolPath) -> Ticker:
@@ -108,7 +108,7 @@ async def update_ticker(
     return (await service.to_reads(session, [updated], now=now))[0]
 
 
-@router.delete("/{symbol}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422))
+@router.delete("/{symbol}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def delete_ticker(session: SessionDep, _writer: ContentWriter, ticker: TickerBySymbol) -> None:
     """Deletes a ticker no article is tagged with; otherwise a 409."""
     await service.delete_ticker(session, ticker)

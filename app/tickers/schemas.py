@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.fields import RequestBody, Symbol, line
+from app.fields import RequestBody, Symbol, line, omittable
 
 AssetClass = Literal["equity", "etf", "crypto", "index", "fx", "commodity"]
 TickerName = line(200, min_length=1)
@@ -19,12 +19,13 @@ class TickerCreate(RequestBody):
 
 
 class TickerUpdate(RequestBody):
-    """Every field is optional; `aliases`, when sent, replaces the list."""
+    """Every field is optional; `aliases`, when sent, replaces the list. Only `exchange`
+    may be `null` (it clears it)."""
 
-    name: TickerName | None = None  # type: ignore[valid-type]
-    asset_class: AssetClass | None = None
+    name: TickerName = omittable()  # type: ignore[valid-type]
+    asset_class: AssetClass = omittable()
     exchange: Exchange | None = None  # type: ignore[valid-type]
-    aliases: list[Symbol] | None = Field(default=None, max_length=10)
+    aliases: list[Symbol] = omittable(max_length=10)
 
 
 class TickerRead(BaseModel):

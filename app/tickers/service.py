@@ -113,7 +113,7 @@ async def create_ticker(session: AsyncSession, *, data: TickerCreate) -> Ticker:
 
 
 async def update_ticker(session: AsyncSession, ticker: Ticker, *, data: TickerUpdate) -> Ticker:
-    changes = changes_of(data, nullable=("exchange",))
+    changes = changes_of(data)
     before = state_of(ticker, parts=[alias.alias for alias in ticker.aliases])
     aliases = changes.pop("aliases", None)
     if aliases is not None:

@@ -768,6 +768,22 @@ class TestCreateArticle:
 
 
 class TestUpdateArticle:
+    @pytest.mark.parametrize("field", ["title", "dek", "body_markdown", "author", "status", "tickers", "tags"])
+    async def test_refuses_null_for_fields_that_cannot_be_empty(self, client, session, clock, writer, field):
+        """Issue 11: the spec marks only `published_at`, `hero_image` and `editorial_review` nullable."""
+        article = await create_article(session, author=await create_author(session), now=clock.now)
+
+        response = await client.patch(f"/v1/articles/{article.slug}", headers=writer, json={field: None})
+
+        assert_validation_error(response, ["body", field])
+
+    async def test_clears_the_hero_image_with_null(self, client, session, clock, writer):
+        article = await create_article(session, author=await create_author(session), now=clock.now)
+
+        response = await client.patch(f"/v1/articles/{article.slug}", headers=writer, json={"hero_image": None})
+
+        assert (response.status_code, response.json()["hero_image"]) == (200, None)
+
     async def test_changes_only_the_fields_sent(self, client, session, clock, writer):
         author = await create_author(session)
         await create_ticker(session, "NVDA")

@@ -229,6 +229,24 @@ class TestUpdateAuthor:
         )
         assert (response.status_code, response.json()["kind"]) == (200, "ai_agent")
 
+    @pytest.mark.parametrize("field", ["name", "kind", "bio", "expertise", "links"])
+    async def test_refuses_null_for_fields_that_cannot_be_empty(self, client, session, writer, field):
+        """Issue 11: the spec no longer marks these nullable (lists are cleared with `[]`)."""
+        author = await create_author(session)
+
+        response = await client.patch(f"/v1/authors/{author.slug}", headers=writer, json={field: None})
+
+        assert_validation_error(response, ["body", field])
+
+    async def test_clears_links_with_an_empty_list_and_the_audience_with_null(self, client, session, writer):
+        author = await create_author(session)
+
+        response = await client.patch(
+            f"/v1/authors/{author.slug}", headers=writer, json={"links": [], "audience": None}
+        )
+
+        assert (response.status_code, response.json()["links"], response.json()["audience"]) == (200, [], None)
+
     async def test_refuses_to_clear_an_agents_disclosure(self, client, session, writer):
         agent = await create_author(session, kind="ai_agent")
 

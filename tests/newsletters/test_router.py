@@ -69,7 +69,16 @@ class TestCreateNewsletter:
         ).status_code == 409
 
     @pytest.mark.parametrize(
-        "change", [{"time_zone": "Mars/Olympus"}, {"send_hour": 24}, {"slug": "Bad Slug"}]
+        "change",
+        [
+            {"time_zone": "Mars/Olympus"},
+            {"send_hour": 24},
+            {"slug": "Bad Slug"},
+            # Issue 11: JSON integers only; lax parsing had read these as 1 and 7.
+            {"send_hour": True},
+            {"send_hour": "7"},
+            {"send_hour": 7.0},
+        ],
     )
     async def test_validates(
         self, client: httpx.AsyncClient, admin: dict[str, str], change: dict[str, Any]

@@ -222,6 +222,20 @@ class TestManage:
         assert by_header.status_code == by_query.status_code == 200
         assert by_header.json() == by_query.json()
 
+    @pytest.mark.parametrize("field", ["newsletters", "tickers", "authors"])
+    async def test_refuses_null_preferences(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, field: str
+    ) -> None:
+        """Issue 11: the spec does not mark them nullable; an empty list clears tickers and authors."""
+        token = (await confirm_by_mail(client, smtp, "me@example.com"))["manage_token"]
+
+        response = await client.patch(
+            "/v1/subscriptions/me", headers={"Authorization": f"Bearer {token}"}, json={field: None}
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", field]
+
     @pytest.mark.parametrize(
         "token",
         ["1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage", "999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],

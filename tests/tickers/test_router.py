@@ -201,12 +201,21 @@ class TestUpdateTicker:
 
         assert_problem(response, problem(409, "conflict", "Already used by another ticker: MSFT."))
 
-    async def test_refuses_null_for_required_fields(self, client, session, writer):
+    @pytest.mark.parametrize("field", ["name", "asset_class", "aliases"])
+    async def test_refuses_null_for_fields_that_cannot_be_empty(self, client, session, writer, field):
+        """Issue 11: the spec no longer marks these nullable, and the server refuses null."""
         await create_ticker(session, "MSFT")
 
         assert_validation_error(
-            await client.patch("/v1/tickers/MSFT", headers=writer, json={"name": None}), ["body", "name"]
+            await client.patch("/v1/tickers/MSFT", headers=writer, json={field: None}), ["body", field]
         )
+
+    async def test_clears_the_exchange_with_null(self, client, session, writer):
+        await create_ticker(session, "MSFT")
+
+        response = await client.patch("/v1/tickers/MSFT", headers=writer, json={"exchange": None})
+
+        assert (response.status_code, response.json()["exchange"]) == (200, None)
 
 
 class TestDeleteTicker:
