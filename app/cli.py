@@ -15,6 +15,7 @@ from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
 from app.logs import protect_logs
 from app.problems import Problem
+from app.serving import BoundedTargetHttpToolsProtocol
 from app.settings import get_settings
 
 T = TypeVar("T")
@@ -85,7 +86,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a bound on the request target: past 64 KiB, a 414 problem document.
+        http=BoundedTargetHttpToolsProtocol,
         # The client address is the app's to decide from TRUSTED_PROXIES (app/clients.py).
         proxy_headers=False,
         log_level=settings.log_level.lower(),

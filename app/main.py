@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        max_path_bytes=settings.max_path_bytes,
         max_query_string_bytes=settings.max_query_string_bytes,
     )
     app.add_middleware(
