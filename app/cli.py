@@ -269,11 +269,15 @@ def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: i
 
 @main.command("mail-catcher")
 def mail_catcher() -> None:
-    """Catch outgoing mail locally and print it (development); first sends mail that was waiting."""
+    """Catch outgoing mail locally and print it (development); first sends mail that was waiting.
+
+    Migrates the database first, as `serve` does."""
     try:
         import aiosmtpd  # noqa: F401
     except ImportError:
         raise click.ClickException("the mail catcher needs aiosmtpd, a development dependency: run `make install`") from None
     from app.mail.catcher import run_catcher
 
+    # On a fresh checkout the catcher starts before `make run` has made the database.
+    migrations.upgrade(get_settings().database_url)
     run_catcher(get_settings())

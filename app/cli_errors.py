@@ -3,6 +3,7 @@ traceback (issue 11). Bad arguments exit 2, as click's do; everything else exits
 
 import re
 import sys
+import threading
 from typing import Any
 
 import click
@@ -50,13 +51,17 @@ class OneLineErrors(click.Group):
         try:
             outcome = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Abort:
-            click.echo(f"{self.name}: aborted", err=True)
-            sys.exit(1)
+            self._fail("aborted", 1)
         except click.ClickException as error:
-            click.echo(f"{self.name}: {one_line(error)}", err=True)
-            sys.exit(error.exit_code)
+            self._fail(one_line(error), error.exit_code)
         except Exception as error:  # the point of this class: nothing ends in a traceback
-            click.echo(f"{self.name}: {one_line(error)}", err=True)
-            sys.exit(1)
+            self._fail(one_line(error), 1)
         # Without standalone mode, --help and --version return their exit code.
         sys.exit(outcome if isinstance(outcome, int) else 0)
+
+    def _fail(self, message: str, exit_code: int) -> None:
+        # A driver thread can outlive the failed command's event loop: aiosqlite's, after a
+        # failed connect, then reports "Event loop is closed" with a traceback of its own.
+        threading.excepthook = lambda _: None
+        click.echo(f"{self.name}: {message}", err=True)
+        sys.exit(exit_code)

@@ -145,6 +145,22 @@ def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], int]]:
         server.wait(timeout=30)
 
 
+def test_mail_catcher_started_first_on_a_fresh_checkout(tmp_path):
+    """The walkthrough's first step: no database yet, so the catcher makes it."""
+    (tmp_path / ".env").write_text("ENVIRONMENT=development\n")
+    catcher = subprocess.Popen(
+        [TICKERFEED, "mail-catcher"], cwd=tmp_path, env=newcomer_environment(free_port()),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        read_until(catcher, "catching mail on 127.0.0.1:")
+        time.sleep(1)
+        assert catcher.poll() is None, catcher.stdout.read()
+    finally:
+        catcher.terminate()
+        catcher.wait(timeout=30)
+
+
 class TestServeInDevelopment:
     def test_links_follow_the_served_address(self, newcomer):
         folder, _, port = newcomer
