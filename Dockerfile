@@ -20,4 +20,4 @@ EXPOSE 8000
 # (trusting any peer under FORWARDED_ALLOW_IPS=*, and taking a hop the client chose). The
 # app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (app/clients.py).
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "4", "--loop", "uvloop", "--http", "httptools", "--no-proxy-headers"]
+     "--workers", "4", "--loop", "uvloop", "--http", "app.serving:BoundedTargetHttpToolsProtocol", "--no-proxy-headers"]

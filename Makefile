@@ -2,9 +2,12 @@
 # `make test` runs the whole suite on SQLite and on PostgreSQL.
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
+# The suite creates a database named after this one plus a random suffix, and drops it.
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/tickerfeed_test
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgresql
+.PHONY: install run mail test test-sqlite test-postgresql
 
 $(UV):
 	python3 -m venv .tools
@@ -20,7 +23,11 @@ install: $(UV)
 	echo "ENVIRONMENT=development" > .env
 
 run: install .env
-	$(UV) run --frozen tickerfeed serve
+	$(UV) run --frozen tickerfeed serve --host $(HOST) --port $(PORT)
+
+# The local mail catcher (prints every mail) on SMTP_HOST:SMTP_PORT, 127.0.0.1:1025 by default.
+mail: install .env
+	$(UV) run --frozen tickerfeed mail-catcher
 
 test: test-sqlite test-postgresql
 

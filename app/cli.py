@@ -1,6 +1,9 @@
-"""`tickerfeed` command line: serve, migrate, demo content and API keys."""
+"""`tickerfeed` command line: serve, migrate, demo content, API keys, newsletters and mail."""
 
 import asyncio
+import ipaddress
+import os
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,10 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import migrations
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
+from app.cli_errors import OneLineErrors
 from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
 from app.logs import protect_logs
 from app.problems import Problem
+from app.serving import BoundedTargetHttpToolsProtocol
 from app.settings import get_settings
 
 T = TypeVar("T")
@@ -34,10 +39,42 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-@click.group()
-def main() -> None:
+# Where `serve` notes the address it serves on in development, for the commands run beside
+# it (`newsletter send`, the mail catcher): their mail links then point at that server.
+SERVED_URL_FILE = Path(".tickerfeed-served-url")
+
+
+@click.group(name="tickerfeed", cls=OneLineErrors)
+@click.version_option(package_name="tickerfeed", prog_name="tickerfeed", message="%(prog)s %(version)s")
+@click.pass_context
+def main(context: click.Context) -> None:
     """tickerfeed: the content API of a markets news site."""
     protect_logs()
+    if context.invoked_subcommand != "serve":
+        follow_served_address()
+
+
+def is_development_without_api_url() -> bool:
+    settings = get_settings()
+    return settings.environment == "development" and "public_api_url" not in settings.model_fields_set
+
+
+def follow_served_address() -> None:
+    """In development without PUBLIC_API_URL, links point at the address `serve` last served on."""
+    if SERVED_URL_FILE.exists() and is_development_without_api_url():
+        os.environ["PUBLIC_API_URL"] = SERVED_URL_FILE.read_text().strip()
+        get_settings.cache_clear()
+
+
+def served_url(host: str, port: int) -> str:
+    """The base URL of `host:port` as a browser on this machine reaches it."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:  # 0.0.0.0 or ::, every interface
+        return f"http://localhost:{port}"
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 
 
 @main.command()
@@ -73,11 +110,17 @@ def demo_load(if_empty: bool) -> None:
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate, load demo content into an empty database, and serve the API."""
+    if is_development_without_api_url():
+        # Links (`GET /v1`, mail) follow the address served; the workers inherit the environment.
+        os.environ["PUBLIC_API_URL"] = served_url(host, port)
+        SERVED_URL_FILE.write_text(os.environ["PUBLIC_API_URL"] + "\n")
+        get_settings.cache_clear()
     settings = get_settings()
     migrations.upgrade(settings.database_url)
     if settings.load_demo_content:
         demo_load.callback(if_empty=True)  # type: ignore[misc]
-    click.echo(f"tickerfeed on http://{host}:{port}/v1/articles  (docs: http://{host}:{port}/docs)")
+    base = served_url(host, port)
+    click.echo(f"tickerfeed on {base}/v1/articles  (docs: {base}/docs, links: {settings.api_url})")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -85,7 +128,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a bound on the request target: past 64 KiB, a 414 problem document.
+        http=BoundedTargetHttpToolsProtocol,
         # The client address is the app's to decide from TRUSTED_PROXIES (app/clients.py).
         proxy_headers=False,
         log_level=settings.log_level.lower(),
@@ -221,3 +265,19 @@ def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: i
     """Queue an edition, then deliver everything due."""
     newsletter_queue.callback(slug, day, allow_empty)  # type: ignore[misc]
     newsletter_deliver.callback(batch_size, concurrency, None)  # type: ignore[misc]
+
+
+@main.command("mail-catcher")
+def mail_catcher() -> None:
+    """Catch outgoing mail locally and print it (development); first sends mail that was waiting.
+
+    Migrates the database first, as `serve` does."""
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        raise click.ClickException("the mail catcher needs aiosmtpd, a development dependency: run `make install`") from None
+    from app.mail.catcher import run_catcher
+
+    # On a fresh checkout the catcher starts before `make run` has made the database.
+    migrations.upgrade(get_settings().database_url)
+    run_catcher(get_settings())

@@ -7,6 +7,7 @@ lone surrogates: PostgreSQL rejects NUL in text, and neither belongs in content.
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Path
 from pydantic import (
@@ -59,6 +60,13 @@ SymbolPath = Annotated[
     Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case."),
     AfterValidator(str.upper),
 ]
+
+
+
+def symbol_in_path(symbol: str) -> str:
+    """A symbol as one path segment of a link: BRK/B is `BRK%2FB`."""
+    return quote(symbol, safe="")
+
 
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
 

@@ -17,6 +17,7 @@ from app.caching.shared import SharedCache
 from app.cors import ProblemCORSMiddleware
 from app.db import ReadDatabase, create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
+from app.docs_pages import add_docs_pages
 from app.logs import configure_logging
 from app.feeds.router import router as feeds_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
@@ -80,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Markets news: articles, authors, tickers, tags, newsletters and feeds.",
         lifespan=lifespan,
         generate_unique_id_function=camel_case_operation_id,
+        # Served by add_docs_pages from packaged assets instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = utcnow
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     add_conditional_get(app)
     install_openapi(app)
+    add_docs_pages(app)
     for router in ROUTERS:
         app.include_router(router)
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        max_path_bytes=settings.max_path_bytes,
         max_query_string_bytes=settings.max_query_string_bytes,
     )
     app.add_middleware(

@@ -9,6 +9,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.serving import TARGET_TOO_LONG
 
 # A client-sent id is echoed only when it cannot smuggle anything into logs or headers.
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -55,21 +56,24 @@ class RequestIdMiddleware:
 
 
 class RequestLimitsMiddleware:
-    """Refuses over-long query strings (414) and bodies over the limit (413) before routing."""
+    """Refuses over-long paths and query strings (414) and bodies over the limit (413)
+    before routing."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_query_string_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_path_bytes: int, max_query_string_bytes: int
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_path_bytes = max_path_bytes
         self.max_query_string_bytes = max_query_string_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if len(scope.get("query_string", b"")) > self.max_query_string_bytes:
-            await send_problem(
-                scope, send, 414, "The query string is too long.", "uri-too-long"
-            )
+        too_long = self._target_too_long(scope)
+        if too_long:
+            await send_problem(scope, send, 414, too_long, "uri-too-long")
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
@@ -80,6 +84,15 @@ class RequestLimitsMiddleware:
                 await self._too_large(scope, send)
                 return
         await self._call_counting_body(scope, receive, send)
+
+    def _target_too_long(self, scope: Scope) -> str | None:
+        if scope.get(TARGET_TOO_LONG):
+            return "The URL is too long."
+        if len(scope.get("raw_path") or scope["path"].encode()) > self.max_path_bytes:
+            return "The path is too long."
+        if len(scope.get("query_string", b"")) > self.max_query_string_bytes:
+            return "The query string is too long."
+        return None
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         detail = f"The request body exceeds {self.max_body_bytes} bytes."

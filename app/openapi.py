@@ -67,7 +67,7 @@ TEXT_SCHEMAS = {
 EVERY_OPERATION_PROBLEMS = {
     400: "Bad Request: an invalid `Content-Length`, malformed JSON, or a cursor this API did not write.",
     413: "Content Too Large: the body exceeds `MAX_BODY_BYTES` (1 MiB by default).",
-    414: "URI Too Long: the query string exceeds `MAX_QUERY_STRING_BYTES` (4096 bytes by default).",
+    414: "URI Too Long: the path exceeds `MAX_PATH_BYTES` (1024 bytes by default) or the query string `MAX_QUERY_STRING_BYTES` (4096).",
     500: "Internal Server Error: unexpected; quote the `request_id` when reporting it.",
 }
 RETRY_AFTER = {

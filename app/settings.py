@@ -26,7 +26,8 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://localhost:5173"]
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    max_query_string_bytes: int = Field(default=4096, ge=256)
+    max_path_bytes: int = Field(default=1024, ge=256, le=16384)
+    max_query_string_bytes: int = Field(default=4096, ge=256, le=16384)
     default_page_size: int = Field(default=20, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=100)
 

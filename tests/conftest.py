@@ -1,5 +1,8 @@
-"""The suite runs against the database named by TEST_DATABASE_URL: a fresh SQLite file by
-default, or PostgreSQL (`postgresql+asyncpg://postgres@127.0.0.1:5432/tickerfeed_test`).
+"""The suite runs against the database named by TEST_DATABASE_URL: a fresh SQLite file in a
+temporary folder by default, or PostgreSQL (`postgresql+asyncpg://postgres@127.0.0.1:5432/tickerfeed_test`).
+On PostgreSQL the URL's database name is a prefix: each run creates a database of its own
+(`tickerfeed_test_<random>`) and drops it at the end, so two runs at once, on one URL, never
+touch each other's data, and none leaves a database behind (issue 11).
 
 The schema is built once per run by the Alembic migrations. Each test then runs inside
 one outer transaction on one connection that is rolled back afterwards; the app's
@@ -9,6 +12,7 @@ test but nothing outlives it.
 
 import asyncio
 import os
+import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -35,22 +39,41 @@ SITE_URL = "https://news.example"
 API_URL = "https://api.news.example"
 
 
-async def recreate_postgresql_database(url: str) -> None:
+async def on_postgresql_server(url: str, statement: str) -> None:
+    admin = create_async_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(statement.format(name=make_url(url).database)))
+    finally:
+        await admin.dispose()
+
+
+def create_postgresql_database(url: str) -> None:
+    asyncio.run(on_postgresql_server(url, 'CREATE DATABASE "{name}"'))
+
+
+def drop_postgresql_database(url: str) -> None:
+    # FORCE ends only this run's own connections: no other run knows the name.
+    asyncio.run(on_postgresql_server(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def database_of_this_run(url: str) -> str:
+    """`url` naming a database of this run's own: its name plus a random suffix."""
     target = make_url(url)
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    await admin.dispose()
+    return target.set(database=f"{target.database}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url and not url.startswith("sqlite"):
-        asyncio.run(recreate_postgresql_database(url))
-        migrations.upgrade(url)
-        yield url
+        url = database_of_this_run(url)
+        create_postgresql_database(url)
+        try:
+            migrations.upgrade(url)
+            yield url
+        finally:
+            drop_postgresql_database(url)
         return
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'test.db'}"

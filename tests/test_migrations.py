@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table)
 from app import migrations
-from tests.conftest import recreate_postgresql_database
+from tests.conftest import create_postgresql_database, drop_postgresql_database
 
 TABLES = {
     "alembic_version", "api_key", "article", "article_tag", "article_ticker", "author",
@@ -33,17 +33,9 @@ def throwaway_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         return
     url = make_url(database_url)
     throwaway = url.set(database=f"{url.database}_migrations").render_as_string(hide_password=False)
-    asyncio.run(recreate_postgresql_database(throwaway))
+    create_postgresql_database(throwaway)
     yield throwaway
-    asyncio.run(drop_postgresql_database(throwaway))
-
-
-async def drop_postgresql_database(url: str) -> None:
-    target = make_url(url)
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    await admin.dispose()
+    drop_postgresql_database(throwaway)
 
 
 def inspect_with(url: str, look: Callable[[Connection], Any]) -> Any:

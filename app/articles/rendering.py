@@ -17,6 +17,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
+from app.fields import symbol_in_path
+
 WORDS_PER_MINUTE = 230
 # A cashtag names a symbol with at least one letter, so prices such as $100 stay text.
 CASHTAG = re.compile(r"\$(?=[A-Z0-9.\-]*[A-Z])([A-Z0-9]{1,10}(?:[.\-][A-Z0-9]{1,4})?)(?![A-Za-z0-9])")
@@ -65,7 +67,7 @@ def _render_cashtag(
     canonical = env.get("linked_symbols", {}).get(token.meta["symbol"])
     if canonical is None:
         return escapeHtml(token.content)
-    href = f"{env['site_url']}/tickers/{canonical}"
+    href = f"{env['site_url']}/tickers/{symbol_in_path(canonical)}"
     return (
         f'<a href="{escapeHtml(href)}" class="cashtag" data-symbol="{escapeHtml(canonical)}">'
         f"{escapeHtml(token.content)}</a>"

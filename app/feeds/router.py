@@ -104,7 +104,8 @@ async def get_articles_feed(feed: Feed) -> Response:
     return await feed.render(*service.site_subject(feed.site_url))
 
 
-@router.get("/tickers/{symbol}.{fmt}", summary="Get a ticker's feed", **FEED_ROUTE)
+# `path`: a symbol may hold a slash (BRK/B), sent as %2F and decoded before routing.
+@router.get("/tickers/{symbol:path}.{fmt}", summary="Get a ticker's feed", **FEED_ROUTE)
 async def get_ticker_feed(feed: Feed, symbol: SymbolPath) -> Response:
     """The newest 50 articles on a ticker (found by symbol or alias, any case). Summaries; full text with a `feeds:full` key."""
     return await feed.render(*await service.ticker_subject(feed.connection, symbol, feed.site_url))

@@ -9,6 +9,7 @@ from sqlmodel import col
 from app.articles.filters import FeedFilters
 from app.articles.queries import CardPage, read_feed
 from app.feeds.document import FeedSubject
+from app.fields import symbol_in_path
 from app.models import Author, Tag, Ticker, TickerAlias
 from app.problems import NotFound
 
@@ -42,7 +43,7 @@ async def ticker_subject(
         key=f"ticker:{ticker.symbol}",
         title=f"{SITE_NAME}: {ticker.symbol} ({ticker.name})",
         description=f"Headlines on {ticker.name} ({ticker.symbol}).",
-        home_url=f"{site_url}/tickers/{ticker.symbol}",
+        home_url=f"{site_url}/tickers/{symbol_in_path(ticker.symbol)}",
     )
     return subject, FeedFilters(ticker_ids=(ticker.id,))
 

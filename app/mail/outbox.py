@@ -85,6 +85,16 @@ class OutboxRepository:
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return result.rowcount or 0
 
+    async def retry_now(self, *, now: datetime) -> int:
+        """Makes every queued mail that waits for a retry due now; the number of them."""
+        statement = (
+            update(OutboundEmail)
+            .where(col(OutboundEmail.status) == QUEUED, col(OutboundEmail.next_attempt_at) > now)
+            .values(next_attempt_at=now, updated_at=now)
+        )
+        result = await self.session.exec(statement)  # type: ignore[call-overload]
+        return result.rowcount or 0
+
     async def claim(
         self,
         *,

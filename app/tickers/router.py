@@ -11,7 +11,7 @@ from app.caching.keys import CATALOGUE_KEYS
 from app.caching.request_key import OPEN_ENDED
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
-from app.fields import SymbolPath, line
+from app.fields import SymbolPath, line, symbol_in_path
 from app.models import Ticker
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_int, parse_str
 from app.problems import problem_responses
@@ -59,17 +59,11 @@ async def list_tickers(
     return Page[TickerRead](items=await service.to_reads(session, tickers, now=now), next_cursor=next_cursor)
 
 
+# Symbols may hold a slash (BRK/B, BTC/USD), which clients send as %2F and Starlette decodes
+# before routing, so symbol paths use the `path` converter (the spec still shows a plain
+# `{symbol}`). `…/articles` is declared first, or `/{symbol:path}` would take it as a symbol.
 @router.get(
-    "/{symbol}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
-    dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
-)
-async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
-    """A ticker by symbol or alias (GOOG finds GOOGL), case-insensitively."""
-    return (await service.to_reads(session, [ticker], now=now))[0]
-
-
-@router.get(
-    "/{symbol}/articles",
+    "/{symbol:path}/articles",
     dependencies=[http_cache(LIST)],
     summary="List a ticker's articles",
     response_model=Page[ArticleCard],
@@ -83,6 +77,15 @@ async def list_ticker_articles(
     return await feed_page(request, response, connection, filters=filters, page=page, now=now)
 
 
+@router.get(
+    "/{symbol:path}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
+    dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
+)
+async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
+    """A ticker by symbol or alias (GOOG finds GOOGL), case-insensitively."""
+    return (await service.to_reads(session, [ticker], now=now))[0]
+
+
 @router.post(
     "", summary="Create a ticker", status_code=201, response_model=TickerRead,
     responses=WRITE_PROBLEMS, dependencies=[JSON_BODY],
@@ -92,12 +95,12 @@ async def create_ticker(
 ) -> TickerRead:
     """Adds a ticker; its symbol and aliases must not name another ticker."""
     ticker = await service.create_ticker(session, data=data)
-    response.headers["Location"] = f"/v1/tickers/{ticker.symbol}"
+    response.headers["Location"] = f"/v1/tickers/{symbol_in_path(ticker.symbol)}"
     return (await service.to_reads(session, [ticker], now=now))[0]
 
 
 @router.patch(
-    "/{symbol}", summary="Update a ticker", response_model=TickerRead,
+    "/{symbol:path}", summary="Update a ticker", response_model=TickerRead,
     responses=WRITE_PROBLEMS, dependencies=[JSON_BODY],
 )
 async def update_ticker(
@@ -108,7 +111,7 @@ async def update_ticker(
     return (await service.to_reads(session, [updated], now=now))[0]
 
 
-@router.delete("/{symbol}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
+@router.delete("/{symbol:path}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def delete_ticker(session: SessionDep, _writer: ContentWriter, ticker: TickerBySymbol) -> None:
     """Deletes a ticker no article is tagged with; otherwise a 409."""
     await service.delete_ticker(session, ticker)
