@@ -65,7 +65,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             json_deserializer=orjson.loads,
             # As on PostgreSQL: no overflow connections opened and closed per request, here
             # each with a thread of its own (issue 9 profile).
-            pool_size=settings.database_pool_size,
+            pool_size=settings.pool_size,
             max_overflow=0,
             hide_parameters=True,
         )
@@ -75,7 +75,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         # Every card's tickers and tags arrive as JSON: orjson reads them several times faster.
         json_deserializer=orjson.loads,
-        pool_size=settings.database_pool_size,
+        pool_size=settings.pool_size,
         # Requests beyond the pool wait for a connection instead of opening one each: under
         # load, overflow connections were opened and closed per request (issue 9 profile).
         max_overflow=0,
