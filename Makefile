@@ -79,6 +79,17 @@ check-compatibility: install
 release-spec: openapi
 	cp $(OPENAPI_DOCUMENT) $(RELEASE_DOCUMENT)
 
+# TypeScript types generated from docs/openapi.json (openapi-typescript, with typescript
+# pinned in tools/package-lock.json) into a temporary folder, and a reader's code,
+# tools/typescript/usage.ts, type-checked against them with `tsc --noEmit --strict`.
+.PHONY: check-types
+check-types: tools/node_modules/.installed
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(NODE_TOOLS)/openapi-typescript $(OPENAPI_DOCUMENT) --output "$$dir/api.d.ts" && \
+	cp tools/typescript/usage.ts "$$dir/" && \
+	$(NODE_TOOLS)/tsc --noEmit --strict --target es2022 --module esnext \
+		--moduleResolution bundler --lib es2022 "$$dir/usage.ts"
+
 # A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
 # `clients` group), called with its anonymous `Client` against a live server on a free port
 # with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
