@@ -66,6 +66,30 @@ lint-openapi: install tools/node_modules/.installed
 		$(NODE_TOOLS)/redocly lint --config tools/redocly.yaml $(OPENAPI_DOCUMENT)
 	$(NODE_TOOLS)/spectral lint --fail-severity=warn --ruleset tools/.spectral.yaml $(OPENAPI_DOCUMENT)
 
+# The compatibility guard (issue 11): `make check-compatibility` fails on a breaking change
+# of docs/openapi.json against docs/openapi-release.json, the spec of the last release,
+# unless info.version's major number was bumped (tools/check_compatibility.py says which
+# changes break). `make release-spec` makes the current spec the release baseline: run it
+# on a release and commit the file.
+RELEASE_DOCUMENT := docs/openapi-release.json
+.PHONY: check-compatibility release-spec
+check-compatibility: install
+	$(UV) run --frozen python tools/check_compatibility.py $(RELEASE_DOCUMENT) $(OPENAPI_DOCUMENT)
+
+release-spec: openapi
+	cp $(OPENAPI_DOCUMENT) $(RELEASE_DOCUMENT)
+
+# TypeScript types generated from docs/openapi.json (openapi-typescript, with typescript
+# pinned in tools/package-lock.json) into a temporary folder, and a reader's code,
+# tools/typescript/usage.ts, type-checked against them with `tsc --noEmit --strict`.
+.PHONY: check-types
+check-types: tools/node_modules/.installed
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(NODE_TOOLS)/openapi-typescript $(OPENAPI_DOCUMENT) --output "$$dir/api.d.ts" && \
+	cp tools/typescript/usage.ts "$$dir/" && \
+	$(NODE_TOOLS)/tsc --noEmit --strict --target es2022 --module esnext \
+		--moduleResolution bundler --lib es2022 "$$dir/usage.ts"
+
 # A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
 # `clients` group), called with its anonymous `Client` against a live server on a free port
 # with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
