@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import migrations
 from app.api_keys import service as keys_service
+from app.articles.documents import refresh_stale_cards
 from app.api_keys.scopes import Scope
 from app.cli_errors import OneLineErrors
 from app.db import create_engine, create_sessionmaker, utcnow
@@ -77,10 +78,28 @@ def served_url(host: str, port: int) -> str:
     return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 
 
+def upgrade_database() -> None:
+    """The schema's migrations, then the stored cards this code builds differently
+    (`app.articles.documents`): data the code owns, not a migration."""
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+
+    async def rebuild() -> int:
+        engine = create_engine(settings)
+        try:
+            return await refresh_stale_cards(engine.begin)
+        finally:
+            await engine.dispose()
+
+    if rebuilt := asyncio.run(rebuild()):
+        click.echo(f"rebuilt {rebuilt:,} stored cards")
+
+
 @main.command()
 def migrate() -> None:
-    """Apply every database migration (creates the SQLite file when needed)."""
-    migrations.upgrade(get_settings().database_url)
+    """Apply every database migration (creates the SQLite file when needed) and rebuild
+    the stored cards an older version built."""
+    upgrade_database()
     click.echo("database is at the latest revision")
 
 
@@ -116,7 +135,7 @@ def serve(host: str, port: int, workers: int) -> None:
         SERVED_URL_FILE.write_text(os.environ["PUBLIC_API_URL"] + "\n")
         get_settings.cache_clear()
     settings = get_settings()
-    migrations.upgrade(settings.database_url)
+    upgrade_database()
     if settings.load_demo_content:
         demo_load.callback(if_empty=True)  # type: ignore[misc]
     base = served_url(host, port)
@@ -279,5 +298,5 @@ def mail_catcher() -> None:
     from app.mail.catcher import run_catcher
 
     # On a fresh checkout the catcher starts before `make run` has made the database.
-    migrations.upgrade(get_settings().database_url)
+    upgrade_database()
     run_catcher(get_settings())

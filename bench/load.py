@@ -147,6 +147,24 @@ def _load_sqlite(path: Path, size: dataset.Size) -> None:
         db.close()
 
 
+async def _build_cards(url: str) -> None:
+    """The stored cards (`app.articles.documents`), which the loads above leave empty."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.articles.documents import refresh_stale_cards
+
+    engine = create_async_engine(url)
+    try:
+        print(f"cards: {await refresh_stale_cards(engine.begin):,} built", flush=True)
+        if url.startswith("postgresql"):
+            # Rebuilding every card left a dead copy of every row behind.
+            async with engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.exec_driver_sql("VACUUM ANALYZE article")
+    finally:
+        await engine.dispose()
+
+
 def load(url: str, size: dataset.Size) -> None:
     """Creates the database afresh, migrates it to head and fills it."""
     if url.startswith("sqlite"):
@@ -155,7 +173,8 @@ def load(url: str, size: dataset.Size) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
         migrations.upgrade(url)
         _load_sqlite(path, size)
-        return
-    asyncio.run(recreate_postgresql(url))
-    migrations.upgrade(url)
-    asyncio.run(_load_postgresql(url, size))
+    else:
+        asyncio.run(recreate_postgresql(url))
+        migrations.upgrade(url)
+        asyncio.run(_load_postgresql(url, size))
+    asyncio.run(_build_cards(url))

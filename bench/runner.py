@@ -221,7 +221,7 @@ def measure_modes(
                 body_file = bench.workdir / "w1-body.json"
                 body_file.write_bytes(first.content)
                 # The app server idles (no CPU) while the ceilings run on their own servers.
-                sections.append(("Ceilings", measure_ceilings(bench, w1, body_file)))
+                sections.append(("Ceilings", measure_ceilings(bench, w1, body_file, url)))
             ceilings = sections[0][1]
             b = ceilings[1].result.rps if ceilings[1].result else None
             c = ceilings[2].result.rps if ceilings[2].result else None
@@ -249,6 +249,12 @@ def measure_modes(
                 if row.result and row.peak_rss_kib > 150 * 1024:
                     notes.append(f"{row.name}: peak RSS {row.peak_rss_kib / 1024:.0f} MB is over the 150 MB target")
     notes.append("W6's ratio is to ceiling (c), a FastAPI route returning a constant 304; all others to (b).")
+    bare_driver = sections[0][1][3].result if sections and len(sections[0][1]) > 3 else None
+    if bare_driver and b:
+        uncached = {row.name: row.result.rps for row in sections[1][1] if row.result} if len(sections) > 1 else {}
+        shares = ", ".join(f"{name} {rps / bare_driver.rps:.0%}" for name, rps in uncached.items() if name[:2] in {"W1", "W4"})
+        notes.append(f"Ceiling (d), the database's own limit for a W1 page on this machine: {bare_driver.rps:,.0f} req/s "
+                     f"({bare_driver.rps / b:.1%} of (b)) against W1's target of 15% of (b). No cache, share of (d): {shares}.")
     return sections, notes
 
 
@@ -321,17 +327,21 @@ def cancel_leftover_queries(url: str) -> None:
     asyncio.run(cancel())
 
 
-def measure_ceilings(bench: Bench, w1: Path, body_file: Path) -> list[Row]:
+def measure_ceilings(bench: Bench, w1: Path, body_file: Path, url: str) -> list[Row]:
     print("ceilings", flush=True)
     with serve("bench.ceilings:raw_app", env={}, factory=False) as server:
         ceil_a = bench.row("(a)", "raw ASGI app, constant body", server, w1)
     with serve("bench.ceilings:create_prebuilt_app", env={"BENCH_PREBUILT_BODY": str(body_file)}) as server:
         ceil_b = bench.row("(b)", "FastAPI route, W1 body pre-built as bytes", server, w1)
         ceil_c = bench.row("(c)", "FastAPI route, constant 304", server, bench.paths_file("c", ["/not-modified"]))
+    ceilings = [ceil_a, ceil_b, ceil_c]
+    if url.startswith("postgresql"):
+        with serve("bench.ceilings:create_bare_driver_app", env={"BENCH_DATABASE_URL": url}) as server:
+            ceilings.append(bench.row("(d)", "FastAPI route, W1's page statement on bare asyncpg", server, w1))
     b = ceil_b.result.rps if ceil_b.result else None
-    for row in (ceil_a, ceil_b, ceil_c):
+    for row in ceilings:
         row.ceiling = b
-    return [ceil_a, ceil_b, ceil_c]
+    return ceilings
 
 
 Workload = tuple[str, str, list[str], tuple[str, str] | None]

@@ -3,6 +3,7 @@ with the mail catcher beside it (issue 11)."""
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from app.articles.documents import CARD_REVISION
 from app.cli import main
 from app.settings import get_settings
 from tests.mail_fixtures import free_port
@@ -191,3 +193,29 @@ class TestServeInDevelopment:
 
         assert "To: you@example.com" in printed
         assert "confirm?token=" in printed
+
+
+class TestMigrate:
+    def test_rebuilds_the_stored_cards_an_older_version_built(self, run, tmp_path):
+        """Cards are data the code owns (app.articles.documents): `migrate` brings them up
+        to date, here one a bulk load left empty."""
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}"
+        assert run("migrate", DATABASE_URL=url).exit_code == 0
+        with sqlite3.connect(tmp_path / "cards.db") as db:
+            db.execute(
+                "INSERT INTO author (id, slug, name, kind, bio, expertise, links, created_at, updated_at) "
+                "VALUES (1, 'ada', 'Ada', 'human', '', '[]', '[]', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+            )
+            db.execute(
+                "INSERT INTO article (id, slug, title, dek, body_markdown, body_html, word_count, reading_time_minutes, "
+                "status, author_id, created_at, updated_at) VALUES (1, 'loaded', 'Loaded', '', 'x', '<p>x</p>', 1, 1, "
+                "'draft', 1, '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+            )
+
+        result = run("migrate", DATABASE_URL=url)
+
+        assert (result.exit_code, result.stdout) == (0, "rebuilt 1 stored cards\ndatabase is at the latest revision\n")
+        with sqlite3.connect(tmp_path / "cards.db") as db:
+            card, revision = db.execute("SELECT card, card_revision FROM article").fetchone()
+        assert json.loads(card)["author_name"] == "Ada" and revision == CARD_REVISION
+        assert run("migrate", DATABASE_URL=url).stdout == "database is at the latest revision\n"

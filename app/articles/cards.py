@@ -19,7 +19,10 @@ def canonical_url(site_url: str, slug: str) -> str:
 
 
 def parse_card(item: dict[str, Any]) -> dict[str, Any]:
-    """A card object as read, with its timestamps as aware datetimes."""
+    """A card object as read, with its timestamps as aware datetimes; a stored card read
+    with fields beside it (`app.articles.queries.stored_card`) comes as one object."""
+    if "card" in item:
+        item = item.pop("card") | item
     for name in TIMESTAMPS:
         value = item.get(name)
         if value is not None:

@@ -1,9 +1,10 @@
 """The read side of articles: Core statements, one per shape of request, built once.
 
 Every place that shows articles (lists, detail, related, feeds, newsletter editions) reads
-them here, in one statement that returns one row: the page as one JSON array of card
-objects (each with its author, tickers and tags, aggregated by the database: `app.sql`),
-and beside it the state the page was read with (`app.caching.state`). One JSON value
+them here, in one statement that returns one row: the page as one JSON array of the
+cards each article stores (`app.articles.documents`; its author, tickers and tags built
+in by the write that last changed them), and beside it the state the page was read with
+(`app.caching.state`). One JSON value
 decodes in microseconds; 21 rows of 25 typed columns cost the driver and SQLAlchemy
 0.6 ms (issue 9 profile). A statement is built once per shape (which filters are present,
 whether a cursor follows) and dialect, and reused with bind parameters.
@@ -28,7 +29,7 @@ from app.articles.search import ranked, search_parameters
 from app.caching.keys import ALL, ARTICLES
 from app.caching.state import state_columns, state_parameters
 from app.db import UTCDateTime
-from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
+from app.models import Article, ArticleTag, ArticleTicker, Author
 from app.sql import any_of, as_json, fetch_all, fetch_one, json_array_agg, json_object, literal_key, utc_text
 
 # article_ticker as the ticker feed sees it: with the copy of published_at that the
@@ -50,54 +51,27 @@ class CardPage:
     state: Mapping[str, Any]
 
 
-def _links_json(link: Any, target: Any, on: Any, **fields: Any) -> Any:
-    """An article's linked tickers or tags as a JSON array of objects. Each object comes
-    from a subquery of its own, so PostgreSQL looks the linked row up by its key: as a join
-    it hashed all 500 tickers for every card (0.13 ms per card at 1M)."""
-    item = (
-        select(json_object(*[part for name, value in fields.items() for part in (literal_key(name), value)]))
-        .where(col(target.id) == on)
-        .correlate(link)
-        .scalar_subquery()
-    )
-    return select(json_array_agg(item)).where(link.article_id == Article.id).correlate(Article).scalar_subquery()
-
-
-def _tickers_json() -> Any:
-    return _links_json(
-        ArticleTicker, Ticker, ArticleTicker.ticker_id, symbol=Ticker.symbol, name=Ticker.name,
-        asset_class=Ticker.asset_class, exchange=Ticker.exchange, role=ArticleTicker.role,
-    )
-
-
-def _tags_json() -> Any:
-    return _links_json(ArticleTag, Tag, ArticleTag.tag_id, slug=Tag.slug, name=Tag.name)
-
-
-def card_object(*, full_text: bool = False, detail: bool = False, **extra: Any) -> Any:
-    """One article as the JSON object `parse_card` reads, from `article` joined to `author`;
-    with `full_text` the body too, with `detail` what the article page adds."""
-    fields: dict[str, Any] = {
-        "id": Article.id, "slug": Article.slug, "title": Article.title, "dek": Article.dek,
-        "published_at": utc_text(Article.published_at), "updated_at": utc_text(Article.updated_at),
-        "reading_time_minutes": Article.reading_time_minutes,
-        "hero_image_url": Article.hero_image_url, "hero_image_alt": Article.hero_image_alt,
-        "hero_image_credit": Article.hero_image_credit, "author_id": Article.author_id,
-        "author_slug": Author.slug, "author_name": Author.name, "author_kind": Author.kind,
-        "author_avatar_url": Author.avatar_url, "tickers": _tickers_json(), "tags": _tags_json(),
-    }
-    if full_text or detail:
-        fields["body_html"] = Article.body_html
-    if detail:
-        fields |= {
-            "status": Article.status, "created_at": utc_text(Article.created_at),
-            "deleted_at": utc_text(Article.deleted_at), "word_count": Article.word_count,
-            "reviewed_by": Article.reviewed_by, "reviewed_at": utc_text(Article.reviewed_at),
-            "author_bio": Author.bio, "author_expertise": as_json(Author.expertise),
-            "author_audience": Author.audience, "author_disclosure": Author.disclosure,
-        }
-    fields |= extra
+def stored_card(**extra: Any) -> Any:
+    """An article's stored card (`app.articles.documents`), with `extra` fields beside it
+    (`parse_card` puts them together)."""
+    if not extra:
+        return col(Article.card)
+    fields = {"card": as_json(col(Article.card)), **extra}
     return json_object(*[part for name, value in fields.items() for part in (literal_key(name), value)])
+
+
+# What the article page shows beyond the card (`app.articles.cards.detail`).
+DETAIL_FIELDS = {
+    "body_html": Article.body_html, "status": Article.status, "created_at": utc_text(Article.created_at),
+    "deleted_at": utc_text(Article.deleted_at), "word_count": Article.word_count,
+    "reviewed_by": Article.reviewed_by, "reviewed_at": utc_text(Article.reviewed_at),
+    "author_bio": Author.bio, "author_expertise": as_json(Author.expertise),
+    "author_audience": Author.audience, "author_disclosure": Author.disclosure,
+}
+
+
+def _full_text(full_text: bool) -> dict[str, Any]:
+    return {"body_html": Article.body_html} if full_text else {}
 
 
 def _as_page(rows: Select[Any], dialect: str, row_key: Any = None) -> Select[Any]:
@@ -126,14 +100,14 @@ def _feed_rows(shape: Shape, *columns: Any) -> Select[Any]:
         )
         key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
         shape = replace(shape, tickers=0)
-    rows = filtered(rows.where(is_visible()), shape).join(Author, col(Author.id) == Article.author_id)
+    rows = filtered(rows.where(is_visible()), shape)
     return _after(rows, key, shape)
 
 
 @cache
 def feed_statement(shape: Shape) -> Select[Any]:
     """Newest first; keyset after the cursor."""
-    return _as_page(_feed_rows(shape, card_object(full_text=shape.full_text).label("card")), shape.dialect)
+    return _as_page(_feed_rows(shape, stored_card(**_full_text(shape.full_text)).label("card")), shape.dialect)
 
 
 @cache
@@ -160,8 +134,8 @@ def search_statement(shape: Shape) -> Select[Any]:
 @cache
 def cards_statement(dialect: str, full_text: bool) -> Select[Any]:
     """The cards of the articles `:ids`, beside the state."""
-    rows = select(card_object(full_text=full_text).label("card")).select_from(Article)
-    rows = rows.join(Author, col(Author.id) == Article.author_id).where(any_of(col(Article.id), "ids", dialect, Integer))
+    rows = select(stored_card(**_full_text(full_text)).label("card")).select_from(Article)
+    rows = rows.where(any_of(col(Article.id), "ids", dialect, Integer))
     return _as_page(rows, dialect)
 
 
@@ -225,7 +199,7 @@ def detail_statement(dialect: str) -> Select[Any]:
     """An article that is not deleted, by slug, with what its page shows beyond the card.
     Its state covers `all` and the article's own key."""
     by_slug = (col(Article.slug) == bindparam("slug")) & col(Article.deleted_at).is_(None)
-    rows = select(card_object(detail=True).label("card")).select_from(Article)
+    rows = select(stored_card(**DETAIL_FIELDS).label("card")).select_from(Article)
     rows = rows.join(Author, col(Author.id) == Article.author_id).where(by_slug)
     own_key = select(literal("article:") + cast(Article.id, String)).where(by_slug).scalar_subquery()
     return _as_page(rows, dialect, row_key=own_key)
@@ -257,10 +231,9 @@ def related_statement(dialect: str) -> Select[Any]:
         .subquery("scores")
     )
     rows = (
-        select(card_object(score=scores.c.score).label("card"))
+        select(stored_card(score=scores.c.score).label("card"))
         .select_from(Article)
         .join(scores, scores.c.article_id == Article.id)
-        .join(Author, col(Author.id) == Article.author_id)
         .where(is_visible())
         .order_by(scores.c.score.desc(), col(Article.published_at).desc(), col(Article.id).desc())
         .limit(LIMIT)

@@ -37,6 +37,7 @@ __all__ = [
     "TickerAlias",
 ]
 
-# Registers the listener that notes which content every write touches, for every session:
-# the API's, the CLI's and the tests'.
+# Registers the listeners that note which content every write touches and rebuild the
+# stored cards it changes, for every session: the API's, the CLI's and the tests'.
 from app.caching import changes as _content_changes  # noqa: E402,F401
+from app.articles import documents as _stored_cards  # noqa: E402,F401

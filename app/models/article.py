@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from sqlalchemy import Index, Text, text
+from typing import Any
+
+from sqlalchemy import JSON, Index, Text, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.author import Author
@@ -41,6 +43,10 @@ class Article(Timestamped, table=True):
     reviewed_at: datetime | None = timestamp(nullable=True)
     # A deleted article keeps its row as a tombstone so mirrors can learn of the deletion.
     deleted_at: datetime | None = timestamp(nullable=True)
+    # The article's card as lists show it, rebuilt by every write that changes it
+    # (`app.articles.documents`); never set directly.
+    card: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    card_revision: int = Field(default=0, index=True)
 
     author: Author = Relationship(sa_relationship_kwargs={"lazy": "raise"})
     ticker_links: list["ArticleTicker"] = Relationship(
