@@ -13,8 +13,8 @@ are answered and never stored. A search (`FREE_TEXT`) is stored in its one spell
 pool of entries whose size is a setting.
 
 The key holds the configured `PUBLIC_SITE_URL` and `PUBLIC_API_URL`, never the `Host`
-header: a request addressed to another host or scheme is answered from the database and
-neither looked up nor stored, since its links are built from the host it names.
+header: every link is built on `PUBLIC_API_URL` (`app.links`), so a request naming
+another host or scheme gets, and shares, the same entry.
 """
 
 import enum
@@ -74,14 +74,9 @@ def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
     return sorted(pair for pair in pairs if pair[0] != "key")
 
 
-def is_addressed_to_api(scope: Scope, settings: Settings) -> bool:
-    return str(Request(scope).base_url).rstrip("/") == settings.api_url
-
-
-def lookup_key(scope: Scope, settings: Settings) -> str | None:
-    """The entry a request may be answered from, or None when it may use none."""
-    if not is_addressed_to_api(scope, settings):
-        return None
+def lookup_key(scope: Scope, settings: Settings) -> str:
+    """The entry a request may be answered from. Not the `Host` header: no response
+    depends on it (`app.links`), so a request naming another host shares the one entry."""
     query = urlencode(query_pairs(scope["query_string"]))
     return "\n".join((settings.site_url, settings.api_url, scope["path"], query))
 
