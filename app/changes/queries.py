@@ -18,7 +18,6 @@ from sqlalchemy import BigInteger, Integer, bindparam, case, exists, literal_col
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from app.articles.filters import is_visible
 from app.articles.queries import card_object
 from app.changes.log import HEAD_ID, change, change_ticker, head, mirror_state
 from app.changes.transitions import WITH_DETAIL
@@ -41,8 +40,12 @@ def _matches(seq: Any, dialect: str) -> Any:
 
 
 def _detail() -> Any:
+    """The article's detail for a change that shows it. Not filtered on `published_at`:
+    the appender judged it due by its own clock, which may be a moment ahead of this
+    request's; the status still keeps a draft from ever being shown."""
+    shown = (col(Article.status) == "published") & col(Article.deleted_at).is_(None)
     rows = select(card_object(detail=True)).select_from(Article).join(Author, col(Author.id) == Article.author_id)
-    detail = rows.where(col(Article.id) == change.c.article_id, is_visible()).correlate(change).scalar_subquery()
+    detail = rows.where(col(Article.id) == change.c.article_id, shown).correlate(change).scalar_subquery()
     # Written into the SQL: `fetch_all` runs statements compiled once, without expanding IN.
     with_detail = or_(*(change.c.type == literal_column(f"'{kind}'") for kind in WITH_DETAIL))
     return case((with_detail, detail), else_=None).label("card")
@@ -79,8 +82,8 @@ async def any_due(connection: AsyncConnection, now: Any) -> bool:
 
 
 async def read_changes(
-    connection: AsyncConnection, *, after: int, limit: int, ticker_ids: Sequence[int], now: Any
+    connection: AsyncConnection, *, after: int, limit: int, ticker_ids: Sequence[int]
 ) -> list[Mapping[str, Any]]:
     statement = page_statement(connection.dialect.name, bool(ticker_ids))
-    parameters = {"after": after, "limit": limit, "now": now, "ticker_ids": list(ticker_ids)}
+    parameters = {"after": after, "limit": limit, "ticker_ids": list(ticker_ids)}
     return await fetch_all(connection, statement, parameters)

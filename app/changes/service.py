@@ -77,7 +77,7 @@ async def changes_page(
             "Changes after this cursor have been pruned: resync from `GET /v1/articles` "
             "(or from the first page of this list, without a cursor), then follow the new cursor."
         )
-    rows = await queries.read_changes(connection, after=after, limit=page.limit + 1, ticker_ids=ticker_ids, now=now)
+    rows = await queries.read_changes(connection, after=after, limit=page.limit + 1, ticker_ids=ticker_ids)
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     # A short page read everything after `after` up to the head: what it skipped was
