@@ -64,22 +64,22 @@ def database_of_this_run(url: str) -> str:
 
 
 @contextmanager
-def migrated_database(sqlite_name: str) -> Iterator[str]:
-    """A database of its own, migrated to head and dropped afterwards: on the PostgreSQL
-    server TEST_DATABASE_URL names, else a SQLite file in a temporary folder."""
+def migrated_database(sqlite_name: str, revision: str = "head") -> Iterator[str]:
+    """A database of its own, migrated to `revision` and dropped afterwards: on the
+    PostgreSQL server TEST_DATABASE_URL names, else a SQLite file in a temporary folder."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url and not url.startswith("sqlite"):
         url = database_of_this_run(url)
         create_postgresql_database(url)
         try:
-            migrations.upgrade(url)
+            migrations.upgrade(url, revision)
             yield url
         finally:
             drop_postgresql_database(url)
         return
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / sqlite_name}"
-        migrations.upgrade(url)
+        migrations.upgrade(url, revision)
         yield url
 
 
