@@ -89,7 +89,8 @@ def _write(
     connection: Connection, transitions: list[tuple[int, str, Transition]], *, last_seq: int,
     occurred_at: Mapping[int, datetime],
 ) -> int:
-    """Inserts the changes after `last_seq` and the log's new account; the new last `seq`."""
+    """Inserts the changes, numbered from `last_seq` on, and the log's new account of each
+    article (no row for one neither visible nor scheduled); how many changes."""
     changes, tickers = [], []
     for article_id, slug, transition in transitions:
         if transition.type is None:
@@ -106,7 +107,7 @@ def _write(
         {"article_id": article_id, "visible": t.logged.visible, "due_at": t.logged.due_at,
          "ticker_ids": sorted(t.logged.ticker_ids)}
         for article_id, _, t in transitions
-        if t.logged is not NOT_LOGGED
+        if t.logged != NOT_LOGGED
     ]
     for table, rows in ((mirror_state, states), (change, changes), (change_ticker, tickers)):
         if rows:
@@ -138,6 +139,8 @@ def append_changes(connection: Connection, edits: Edits, *, now: datetime) -> in
     last_seq = lock_head(connection)
     # Under the lock: an article logged visible meanwhile is found here.
     article_ids = set(edits.article_ids) | visible_articles_showing(connection, edits)
+    if not article_ids:
+        return 0
     transitions = _transitions(connection, sorted(article_ids), now=now, edited=True)
     return _write(connection, transitions, last_seq=last_seq, occurred_at=dict.fromkeys(article_ids, now))
 
