@@ -3,6 +3,7 @@
 import asyncio
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -284,6 +285,30 @@ def newsletter_send(slug: str, day: str | None, allow_empty: bool, batch_size: i
     """Queue an edition, then deliver everything due."""
     newsletter_queue.callback(slug, day, allow_empty)  # type: ignore[misc]
     newsletter_deliver.callback(batch_size, concurrency, None)  # type: ignore[misc]
+
+
+@main.group()
+def changes() -> None:
+    """The changes log partners mirror from (`GET /v1/changes`)."""
+
+
+@changes.command("prune")
+@click.option("--older-than-days", type=click.IntRange(1), help="Default: CHANGES_RETENTION_DAYS.")
+def changes_prune(older_than_days: int | None) -> None:
+    """Drop changes older than the retention that no mirror starting afresh needs; mirrors
+    holding a cursor before them are told to resync (410)."""
+    from app.changes.prune import prune_changes
+
+    days = older_than_days or get_settings().changes_retention_days
+    if days is None:
+        click.echo("CHANGES_RETENTION_DAYS is not set: every change is kept.")
+        return
+    before = utcnow() - timedelta(days=days)
+
+    async def prune(session: AsyncSession) -> int:
+        return await session.run_sync(lambda sync: prune_changes(sync.connection(), before=before))
+
+    click.echo(f"pruned {in_transaction(prune)} changes older than {days} days")
 
 
 @main.command("mail-catcher")

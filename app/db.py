@@ -177,7 +177,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.flush()
-            await state.content_cache.commit(session)
+            await state.content_cache.commit(session, now=state.clock())
         except BaseException:
             await session.rollback()
             raise

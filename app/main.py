@@ -14,6 +14,7 @@ from app.caching.http import add_conditional_get
 from app.caching.content import ContentCache, refreshing
 from app.caching.middleware import SharedCacheMiddleware
 from app.caching.shared import SharedCache
+from app.changes.router import router as changes_router
 from app.cors import ProblemCORSMiddleware
 from app.db import ReadDatabase, create_engine, create_read_sessionmaker, create_sessionmaker, utcnow
 from app.discovery import router as discovery_router
@@ -39,6 +40,7 @@ ROUTERS = [
     authors_router,
     tickers_router,
     tags_router,
+    changes_router,
     feeds_router,
     newsletters_router,
     subscriptions_router,

@@ -43,6 +43,7 @@ TAGS = [
     {"name": "Authors", "description": "Journalists and AI writing agents, with their articles."},
     {"name": "Tickers", "description": "Stocks, crypto and other instruments, found by symbol or alias."},
     {"name": "Tags", "description": "Topics such as AI, Earnings or Policy."},
+    {"name": "Changes", "description": "Every change partners mirror, in order (`feeds:full`)."},
     {"name": "Feeds", "description": "RSS 2.0, Atom 1.0 and JSON Feed 1.1; full text with a `feeds:full` key."},
     {"name": "Newsletters", "description": "Newsletters and their daily editions."},
     {"name": "Subscriptions", "description": "Double opt-in, preferences with a manage token, one-click unsubscribe."},

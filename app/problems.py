@@ -69,6 +69,13 @@ class InvalidCursor(Problem):
     kind = "invalid-cursor"
 
 
+class ResyncRequired(Problem):
+    """A changes cursor from before the pruned horizon: changes it would need are gone."""
+
+    status = HTTPStatus.GONE
+    kind = "resync-required"
+
+
 class Unauthorized(Problem):
     status = HTTPStatus.UNAUTHORIZED
     kind = "unauthorized"

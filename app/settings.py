@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     manage_token_ttl_days: int = Field(default=7, ge=1, le=365)
     consent_text_version: str = "2026-11-01"
     edition_max_articles: int = Field(default=30, ge=1, le=100)
+    # `tickerfeed changes prune` drops changes older than this that no mirror starting
+    # afresh needs; unset keeps every change forever.
+    changes_retention_days: int | None = Field(default=None, ge=1)
 
     redis_url: str | None = None
     # With REDIS_URL set, every API process shares one cache of whole public responses

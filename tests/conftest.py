@@ -15,7 +15,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,21 +63,29 @@ def database_of_this_run(url: str) -> str:
     return target.set(database=f"{target.database}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+@contextmanager
+def migrated_database(sqlite_name: str, revision: str = "head") -> Iterator[str]:
+    """A database of its own, migrated to `revision` and dropped afterwards: on the
+    PostgreSQL server TEST_DATABASE_URL names, else a SQLite file in a temporary folder."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url and not url.startswith("sqlite"):
         url = database_of_this_run(url)
         create_postgresql_database(url)
         try:
-            migrations.upgrade(url)
+            migrations.upgrade(url, revision)
             yield url
         finally:
             drop_postgresql_database(url)
         return
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'test.db'}"
-        migrations.upgrade(url)
+        url = f"sqlite+aiosqlite:///{Path(folder) / sqlite_name}"
+        migrations.upgrade(url, revision)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with migrated_database("test.db") as url:
         yield url
 
 

@@ -377,8 +377,10 @@ class TestAuthenticatedReads:
         assert response.status_code == 401
 
 
-# Behind an admin key or a subscriber's token: never stored by any cache.
+# Behind an admin key or a subscriber's token: never stored by any cache. The changes log
+# too: a partner's poll must see every change committed before it.
 PERSONAL = {
+    "/v1/changes",
     "/v1/api-keys",
     "/v1/subscribers",
     "/v1/subscribers/export",

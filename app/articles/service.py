@@ -32,7 +32,7 @@ def is_public(article: dict[str, Any], *, now: datetime) -> bool:
 
 async def get_article_for_edit(session: AsyncSession, slug: str) -> Article:
     """Any article that is not deleted, with what an edit changes loaded."""
-    article = await ArticleRepository(session).get_by_slug(slug)
+    article = await ArticleRepository(session).get_for_edit(slug)
     if article is None:
         raise NotFound(f"No article with slug '{slug}'.")
     return article

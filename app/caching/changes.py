@@ -4,8 +4,9 @@ Noting happens in one place, a `before_flush` listener on every ORM session, so 
 service can forget it: the first time a flush touches an article, the article's
 footprint (`keys.Footprint`) is read as it stands before the change; a touched author,
 ticker, alias, tag or newsletter changes `all`. Before the transaction commits, the
-footprints are read again, the keys that moved are bumped in `content_key`, and the
-versions they reached are what the shared cache announces (`ContentCache.commit`).
+footprints are read again, the keys that moved are bumped in `content_key`, the changes
+readers can see are appended to the changes log (`app.changes.log`), and the versions the
+keys reached are what the shared cache announces (`ContentCache.commit`).
 A session that commits without that step (the CLI's, the tests') is bumped by the
 `before_commit` listener instead. Writes through Core statements bypass the listeners;
 services use the ORM.
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.caching.keys import ALL, Footprint, changed_keys
+from app.changes.log import Edits, append_changes
 from app.db import utcnow
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
@@ -49,6 +51,16 @@ class Noted:
     before: dict[int, Footprint | None] = field(default_factory=dict)
     new_articles: list[Article] = field(default_factory=list)
     everything: bool = False
+    # Existing authors, tickers and tags changed: what the pages showing them show.
+    shown: dict[type, set[int]] = field(default_factory=dict)
+
+    def edits(self, article_ids: set[int]) -> Edits:
+        return Edits(
+            article_ids=frozenset(article_ids),
+            author_ids=frozenset(self.shown.get(Author, ())),
+            ticker_ids=frozenset(self.shown.get(Ticker, ())),
+            tag_ids=frozenset(self.shown.get(Tag, ())),
+        )
 
 
 def _footprint_statement() -> Any:
@@ -110,6 +122,8 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
     for obj in changed:
         if isinstance(obj, SHARED_CONTENT):
             noted.everything = True
+            if isinstance(obj, Author | Ticker | Tag) and obj.id is not None:
+                noted.shown.setdefault(type(obj), set()).add(obj.id)
         elif isinstance(obj, Article) and obj.id is None:
             noted.new_articles.append(obj)
         elif (article_id := _touched_article_id(obj)) is not None and article_id not in noted.before:
@@ -119,8 +133,10 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
         noted.before.update({article_id: found.get(article_id) for article_id in unseen})
 
 
-def bump_noted_keys(session: Session) -> dict[str, int]:
-    """Bumps the keys this transaction changed; their new versions, by name."""
+def record_noted_changes(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Bumps the keys this transaction changed and logs what it changed for mirrors
+    (`app.changes.log`); the keys' new versions, by name. `now` is the request's clock,
+    which decides whether an article is visible yet."""
     noted: Noted | None = session.info.pop(NOTED, None)
     if noted is None:
         return {}
@@ -130,7 +146,10 @@ def bump_noted_keys(session: Session) -> dict[str, int]:
     after = read_footprints(connection, article_ids)
     for article_id in article_ids:
         keys |= changed_keys(article_id, noted.before.get(article_id), after.get(article_id))
-    return bump(connection, keys, now=utcnow())
+    versions = bump(connection, keys, now=utcnow())
+    # After the keys: every writer locks keys, then the log's head (`app.changes.log`).
+    append_changes(connection, noted.edits(article_ids), now=now or utcnow())
+    return versions
 
 
 def bump(connection: Connection, keys: set[str], *, now: datetime) -> dict[str, int]:
@@ -149,7 +168,7 @@ def bump(connection: Connection, keys: set[str], *, now: datetime) -> dict[str, 
 def bump_before_commit(session: Session) -> None:
     if NOTED in session.info:
         session.flush()
-        bump_noted_keys(session)
+        record_noted_changes(session)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.caching.changes import NOTED, bump_noted_keys
+from app.caching.changes import NOTED, record_noted_changes
 from app.caching.shared import REFRESH_SECONDS, SharedCache
 from app.caching.state import recent_versions
 from app.db import ReadDatabase
@@ -24,11 +24,12 @@ class ContentCache:
     def __init__(self, shared: SharedCache | None) -> None:
         self.shared = shared
 
-    async def commit(self, session: AsyncSession) -> None:
-        """Commits `session` with the content keys it changed bumped in the same
-        transaction; with a shared cache, announced before the commit and stored after."""
+    async def commit(self, session: AsyncSession, *, now: datetime) -> None:
+        """Commits `session` with the content keys it changed bumped and its changes logged
+        in the same transaction, visibility judged at `now` (the request's clock); with a
+        shared cache, announced before the commit and stored after."""
         # A session that flushed nothing has nothing noted: no hop into the sync layer.
-        versions = await session.run_sync(bump_noted_keys) if NOTED in session.info else {}
+        versions = await session.run_sync(record_noted_changes, now=now) if NOTED in session.info else {}
         if versions and self.shared is not None:
             await self.shared.before_commit(versions)
         await session.commit()

@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.change import ArticleChange, ArticleChangeTicker, ArticleMirrorState, ChangeLogHead
 from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter
 from app.models.outbox import OutboundEmail
@@ -20,9 +21,13 @@ from app.models.ticker import Ticker, TickerAlias
 __all__ = [
     "ApiKey",
     "Article",
+    "ArticleChange",
+    "ArticleChangeTicker",
+    "ArticleMirrorState",
     "ArticleTag",
     "ArticleTicker",
     "Author",
+    "ChangeLogHead",
     "ContentKey",
     "ConfirmationToken",
     "Newsletter",

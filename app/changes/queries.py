@@ -1,0 +1,89 @@
+"""Reading the changes log: a page after a `seq`, each change with its article's detail.
+
+A page lists the changes after the cursor that no later change of the same article (that
+the page's filter keeps) supersedes: a mirror ends where the last change of each article
+leaves it, so an earlier one adds nothing, and its `article` could no longer be shown
+(the article may be a draft now, or deleted). Each listed `article.published` or
+`article.updated` is then its article's latest change, and its `article` is the article's
+detail as it is now, read with the change in one statement, by the one detail mapping
+(`app.articles.queries.card_object`, `app.articles.cards.detail`).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, bindparam, case, exists, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+
+from app.articles.queries import card_object
+from app.changes.log import HEAD_ID, change, change_ticker, head, mirror_state
+from app.changes.transitions import WITH_DETAIL
+from app.models import Article, Author
+from app.sql import any_of, fetch_all
+
+AFTER = bindparam("after", type_=BigInteger())
+LIMIT = bindparam("limit", type_=Integer())
+
+
+@dataclass(frozen=True)
+class Head:
+    last_seq: int
+    pruned_seq: int
+
+
+def _matches(seq: Any, dialect: str) -> Any:
+    """The change `seq` matches one of the tickers `:ticker_ids`."""
+    return exists().where(change_ticker.c.seq == seq, any_of(change_ticker.c.ticker_id, "ticker_ids", dialect, Integer))
+
+
+def _detail() -> Any:
+    """The article's detail for a change that shows it. Not filtered on `published_at`:
+    the appender judged it due by its own clock, which may be a moment ahead of this
+    request's; the status still keeps a draft from ever being shown."""
+    shown = (col(Article.status) == "published") & col(Article.deleted_at).is_(None)
+    rows = select(card_object(detail=True)).select_from(Article).join(Author, col(Author.id) == Article.author_id)
+    detail = rows.where(col(Article.id) == change.c.article_id, shown).correlate(change).scalar_subquery()
+    # Written into the SQL: `fetch_all` runs statements compiled once, without expanding IN.
+    with_detail = or_(*(change.c.type == literal_column(f"'{kind}'") for kind in WITH_DETAIL))
+    return case((with_detail, detail), else_=None).label("card")
+
+
+@cache
+def page_statement(dialect: str, filtered: bool) -> Any:
+    """The changes after `:after` that no later (kept) change of their article supersedes,
+    in `seq` order, at most `:limit`."""
+    later = change.alias("later")
+    superseded = exists().where(later.c.article_id == change.c.article_id, later.c.seq > change.c.seq)
+    if filtered:
+        superseded = superseded.where(_matches(later.c.seq, dialect))
+    rows = select(change.c.seq, change.c.type, change.c.occurred_at, change.c.article_id, change.c.slug, _detail())
+    rows = rows.where(change.c.seq > AFTER, ~superseded)
+    if filtered:
+        rows = rows.where(_matches(change.c.seq, dialect))
+    return rows.order_by(change.c.seq).limit(LIMIT)
+
+
+HEAD_STATEMENT = select(head.c.last_seq, head.c.pruned_seq).where(head.c.id == HEAD_ID)
+ANY_DUE = select(exists().where(mirror_state.c.due_at <= bindparam("now")))
+
+
+async def read_head(connection: AsyncConnection) -> Head:
+    row = (await connection.execute(HEAD_STATEMENT)).one()
+    return Head(last_seq=row.last_seq, pruned_seq=row.pruned_seq)
+
+
+async def any_due(connection: AsyncConnection, now: Any) -> bool:
+    """Whether a scheduled article has come due and waits to be logged: one index look-up,
+    so a poll takes the appenders' lock only when there is something to log."""
+    return bool((await connection.execute(ANY_DUE.params(now=now))).scalar())
+
+
+async def read_changes(
+    connection: AsyncConnection, *, after: int, limit: int, ticker_ids: Sequence[int]
+) -> list[Mapping[str, Any]]:
+    statement = page_statement(connection.dialect.name, bool(ticker_ids))
+    parameters = {"after": after, "limit": limit, "ticker_ids": list(ticker_ids)}
+    return await fetch_all(connection, statement, parameters)

@@ -1,0 +1,61 @@
+"""The changes log's revision on a database that already has articles: the published ones
+are logged by the first reader, each at its time, and scheduled ones when due."""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import migrations
+from app.changes.log import change, materialise_due
+from app.db import utcnow
+from app.models import Article, Author
+from tests.conftest import migrated_database
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PREVIOUS = "05dce02a42e9"
+
+
+def article(slug: str, status: str, published_at: object) -> dict[str, object]:
+    now = utcnow()
+    return {
+        "slug": slug, "title": slug, "dek": "", "body_markdown": "Body.", "body_html": "<p>Body.</p>",
+        "word_count": 1, "reading_time_minutes": 1, "status": status, "published_at": published_at,
+        "author_id": 1, "created_at": now, "updated_at": now,
+    }
+
+
+@pytest.fixture
+def url_before() -> Iterator[str]:
+    with migrated_database("before-changes.db", PREVIOUS) as url:
+        yield url
+
+
+async def test_articles_published_before_it_are_logged_by_the_first_reader(url_before: str) -> None:
+    now = utcnow()
+    engine = create_async_engine(url_before)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(Author.__table__).values(  # type: ignore[attr-defined]
+                id=1, slug="desk", name="Desk", kind="human", bio="", expertise=[], links=[],
+                created_at=now, updated_at=now,
+            ))
+            await connection.execute(insert(Article.__table__), [  # type: ignore[attr-defined]
+                article("older", "published", now - timedelta(days=2)),
+                article("newer", "published", now - timedelta(days=1)),
+                article("later", "published", now + timedelta(days=1)),
+                article("draft", "draft", None),
+            ])
+        # Alembic's env runs its own event loop.
+        await asyncio.to_thread(migrations.upgrade, url_before)
+        async with engine.begin() as connection:
+            assert await connection.run_sync(lambda sync: materialise_due(sync, now=now)) == 2
+            assert await connection.run_sync(lambda sync: materialise_due(sync, now=now)) == 0
+            logged = (await connection.execute(select(change.c.slug, change.c.type).order_by(change.c.seq))).all()
+            assert [tuple(row) for row in logged] == [("older", "article.published"), ("newer", "article.published")]
+            assert await connection.run_sync(lambda sync: materialise_due(sync, now=now + timedelta(days=2))) == 1
+    finally:
+        await engine.dispose()
