@@ -5,7 +5,7 @@ reader of the log logs each as `article.published`, in `published_at` order, at 
 (or when it comes due, for those still in the future), as any scheduled article.
 
 Revision ID: 3b8e4f61c2d7
-Revises: 05dce02a42e9
+Revises: 3b8e61f0c2d4
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3b8e4f61c2d7"
-down_revision: str | None = "05dce02a42e9"
+down_revision: str | None = "3b8e61f0c2d4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

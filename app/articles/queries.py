@@ -70,6 +70,12 @@ DETAIL_FIELDS = {
 }
 
 
+def detail_object() -> Any:
+    """What the article page shows, as one JSON object (`app.articles.cards.detail`), from
+    `article` joined to `author`."""
+    return stored_card(**DETAIL_FIELDS)
+
+
 def _full_text(full_text: bool) -> dict[str, Any]:
     return {"body_html": Article.body_html} if full_text else {}
 
@@ -199,7 +205,7 @@ def detail_statement(dialect: str) -> Select[Any]:
     """An article that is not deleted, by slug, with what its page shows beyond the card.
     Its state covers `all` and the article's own key."""
     by_slug = (col(Article.slug) == bindparam("slug")) & col(Article.deleted_at).is_(None)
-    rows = select(stored_card(**DETAIL_FIELDS).label("card")).select_from(Article)
+    rows = select(detail_object().label("card")).select_from(Article)
     rows = rows.join(Author, col(Author.id) == Article.author_id).where(by_slug)
     own_key = select(literal("article:") + cast(Article.id, String)).where(by_slug).scalar_subquery()
     return _as_page(rows, dialect, row_key=own_key)

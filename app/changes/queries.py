@@ -6,7 +6,7 @@ leaves it, so an earlier one adds nothing, and its `article` could no longer be 
 (the article may be a draft now, or deleted). Each listed `article.published` or
 `article.updated` is then its article's latest change, and its `article` is the article's
 detail as it is now, read with the change in one statement, by the one detail mapping
-(`app.articles.queries.card_object`, `app.articles.cards.detail`).
+(`app.articles.queries.detail_object`, `app.articles.cards.detail`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Integer, bindparam, case, exists, literal_col
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from app.articles.queries import card_object
+from app.articles.queries import detail_object
 from app.changes.log import HEAD_ID, change, change_ticker, head, mirror_state
 from app.changes.transitions import WITH_DETAIL
 from app.models import Article, Author
@@ -44,7 +44,7 @@ def _detail() -> Any:
     the appender judged it due by its own clock, which may be a moment ahead of this
     request's; the status still keeps a draft from ever being shown."""
     shown = (col(Article.status) == "published") & col(Article.deleted_at).is_(None)
-    rows = select(card_object(detail=True)).select_from(Article).join(Author, col(Author.id) == Article.author_id)
+    rows = select(detail_object()).select_from(Article).join(Author, col(Author.id) == Article.author_id)
     detail = rows.where(col(Article.id) == change.c.article_id, shown).correlate(change).scalar_subquery()
     # Written into the SQL: `fetch_all` runs statements compiled once, without expanding IN.
     with_detail = or_(*(change.c.type == literal_column(f"'{kind}'") for kind in WITH_DETAIL))

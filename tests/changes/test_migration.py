@@ -16,7 +16,7 @@ from app.models import Article, Author
 from tests.conftest import migrated_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-PREVIOUS = "05dce02a42e9"
+PREVIOUS = "3b8e61f0c2d4"
 
 
 def article(slug: str, status: str, published_at: object) -> dict[str, object]:
