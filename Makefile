@@ -92,7 +92,8 @@ check-types: tools/node_modules/.installed
 
 # A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
 # `clients` group), called with its anonymous `Client` against a live server on a free port
-# with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
+# with the demo content on SQLite (feed, cursor, ticker filter, detail, a 404 problem), then
+# with its `AuthenticatedClient` and an admin key (create an article, subscribe).
 .PHONY: check-client
 check-client: install
 	$(UV) sync --frozen --quiet --group clients
