@@ -88,7 +88,7 @@ check-types: tools/node_modules/.installed
 	$(NODE_TOOLS)/openapi-typescript $(OPENAPI_DOCUMENT) --output "$$dir/api.d.ts" && \
 	cp tools/typescript/usage.ts "$$dir/" && \
 	$(NODE_TOOLS)/tsc --noEmit --strict --target es2022 --module esnext \
-		--moduleResolution bundler --lib es2022 "$$dir/usage.ts"
+		--moduleResolution bundler --lib es2022,dom "$$dir/usage.ts"
 
 # A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
 # `clients` group), called with its anonymous `Client` against a live server on a free port
