@@ -98,3 +98,13 @@ check-types: tools/node_modules/.installed
 check-client: install
 	$(UV) sync --frozen --quiet --group clients
 	$(UV) run --frozen --group clients python tools/check_python_client.py
+
+# schemathesis (pinned in the `fuzz` group) over docs/openapi.json: every check, every
+# operation, with an admin key, against a live server on a PostgreSQL database of its own
+# (the server and name prefix in FUZZ_DATABASE_URL), dropped afterwards. A wall-clock budget
+# of FUZZ_MAX_SECONDS (210) and FUZZ_MAX_EXAMPLES (25) cases per operation and phase: about
+# 4 minutes. Settings and the reason for each narrowed check: tools/schemathesis.toml.
+.PHONY: fuzz
+fuzz: install
+	$(UV) sync --frozen --quiet --group fuzz
+	$(UV) run --frozen --group fuzz python tools/fuzz.py
