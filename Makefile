@@ -88,12 +88,23 @@ check-types: tools/node_modules/.installed
 	$(NODE_TOOLS)/openapi-typescript $(OPENAPI_DOCUMENT) --output "$$dir/api.d.ts" && \
 	cp tools/typescript/usage.ts "$$dir/" && \
 	$(NODE_TOOLS)/tsc --noEmit --strict --target es2022 --module esnext \
-		--moduleResolution bundler --lib es2022 "$$dir/usage.ts"
+		--moduleResolution bundler --lib es2022,dom "$$dir/usage.ts"
 
 # A Python client generated from docs/openapi.json (openapi-python-client, pinned in the
 # `clients` group), called with its anonymous `Client` against a live server on a free port
-# with the demo content on SQLite: feed, cursor, ticker filter, detail, a 404 problem.
+# with the demo content on SQLite (feed, cursor, ticker filter, detail, a 404 problem), then
+# with its `AuthenticatedClient` and an admin key (create an article, subscribe).
 .PHONY: check-client
 check-client: install
 	$(UV) sync --frozen --quiet --group clients
 	$(UV) run --frozen --group clients python tools/check_python_client.py
+
+# schemathesis (pinned in the `fuzz` group) over docs/openapi.json: every check, every
+# operation, with an admin key, against a live server on a PostgreSQL database of its own
+# (the server and name prefix in FUZZ_DATABASE_URL), dropped afterwards. A wall-clock budget
+# of FUZZ_MAX_SECONDS (210) and FUZZ_MAX_EXAMPLES (25) cases per operation and phase: about
+# 4 minutes. Settings and the reason for each narrowed check: tools/schemathesis.toml.
+.PHONY: fuzz
+fuzz: install
+	$(UV) sync --frozen --quiet --group fuzz
+	$(UV) run --frozen --group fuzz python tools/fuzz.py

@@ -227,6 +227,38 @@ BREAKING: dict[str, tuple[Callable[[Spec], None], str]] = {
         ),
         "Item.tags[]: may now be integer",
     ),
+    "response property made nullable with anyOf": (
+        lambda s: add(
+            schemas(s)["Item"]["properties"], "slug", {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        ),
+        "response schema Item.slug: may now be null",
+    ),
+    "response reference made nullable": (
+        lambda s: add(
+            schemas(s)["Item"]["properties"],
+            "kind",
+            {"anyOf": [{"$ref": "#/components/schemas/Kind"}, {"type": "null"}]},
+        ),
+        "response schema Item.kind: may now be null",
+    ),
+    "response enum gains null": (
+        lambda s: add(schemas(s)["Item"]["properties"], "kind", {"enum": ["stock", "crypto", "fx", None]}),
+        "response schema Item.kind: may now be null",
+    ),
+    "response property nullable in OpenAPI 3.0 spelling": (
+        lambda s: add(schemas(s)["Item"]["properties"]["price"], "nullable", True),
+        "response schema Item.price: may now be null",
+    ),
+    "response enum value added": (
+        lambda s: schemas(s)["Kind"]["enum"].append("bond"),
+        'response schema Kind: enum value "bond" added',
+    ),
+    "response enum value added to an untyped enum": (
+        lambda s: add(
+            schemas(s)["Item"]["properties"], "kind", {"enum": ["stock", "crypto", "fx", "bond"]}
+        ),
+        'response schema Item.kind: enum value "bond" added',
+    ),
     "response enum value removed": (
         lambda s: add(schemas(s)["Kind"], "enum", ["stock", "crypto"]),
         'enum value "fx" removed',
@@ -360,6 +392,14 @@ ADDITIVE: dict[str, Callable[[Spec], None]] = {
     "new required response property": lambda s: (
         add(schemas(s)["Item"]["properties"], "currency", {"type": "string"}),
         schemas(s)["Item"]["required"].append("currency"),
+    ),
+    "request enum value added": lambda s: add(
+        list_items(s)["parameters"][1],
+        "schema",
+        {"anyOf": [{"type": "string", "enum": ["stock", "crypto", "fx", "bond"]}, {"type": "null"}]},
+    ),
+    "body field made nullable": lambda s: add(
+        schemas(s)["ItemCreate"]["properties"]["slug"], "type", ["string", "null"]
     ),
     "new optional body field": lambda s: add(
         schemas(s)["ItemCreate"]["properties"], "market", {"type": "string"}

@@ -2,6 +2,7 @@
 `security: []` on public operations, named schemas for every body, and what the spec says
 about inputs is what the server does."""
 
+import re
 from typing import Any
 
 import pytest
@@ -117,6 +118,28 @@ class TestSchemas:
         assert schemas["SubscriptionRequest"]["properties"]["email"]["format"] == "email"
         assert day["schema"]["format"] == "date"
         assert schemas["NewsletterCreate"]["properties"]["send_hour"]["type"] == "integer"
+
+
+class TestTextPatterns:
+    """Found by schemathesis (issue 11): text fields refused control characters, and a name
+    of spaces only, that the spec allowed. The spec's patterns now say so."""
+
+    @pytest.mark.parametrize(
+        ("schema", "field", "accepted", "refused"),
+        [
+            ("TagCreate", "name", ["Earnings", " AI "], ["", "   ", "a\bb", "a\nb", "a\x7f"]),
+            ("ArticleCreate", "body_markdown", ["# Hi\n\n\tsee $NVDA\r\n"], ["a\x00b", "a\x0bb"]),
+        ],
+    )
+    async def test_say_what_the_server_refuses(self, document, client, writer, schema, field, accepted, refused):
+        pattern = document["components"]["schemas"][schema]["properties"][field]["pattern"]
+
+        assert [bool(re.search(pattern, value)) for value in accepted] == [True] * len(accepted)
+        assert [bool(re.search(pattern, value)) for value in refused] == [False] * len(refused)
+        if schema == "TagCreate":
+            for value in refused:
+                response = await client.post("/v1/tags", headers=writer, json={"slug": "t", "name": value})
+                assert_validation_error(response, ["body", "name"])
 
 
 class TestNullability:

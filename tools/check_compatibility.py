@@ -16,8 +16,11 @@ stdlib script that keeps to the clear cases:
   added, a bound tightened (minLength, maxLength, minimum, maximum, minItems, maxItems),
   a body field removed from a schema that refuses unknown fields;
 - an output changed under a reader: a response (2xx) or its media type removed, a property
-  removed or no longer required, a new type (`null` included) it may now carry, an enum
-  value removed.
+  removed or no longer required, a new type it may now carry, `null` included (a field
+  that became nullable, however the schema says it: `type: [..., "null"]`, an `anyOf`
+  branch, a `null` in its enum, OpenAPI 3.0's `nullable: true`), an enum value removed,
+  or one added (generated clients with exhaustive enums, openapi-python-client's and
+  TypeScript's union types, fail to read a value they do not know).
 
 Additive changes pass: a new operation, a new optional parameter or body field, a new
 response property. `make check-compatibility` runs it in CI; `make release-spec` refreshes
@@ -96,19 +99,24 @@ class Comparison:
             declared = branch.get("type")
             if declared is None and "const" in branch:
                 declared = json_type(branch["const"])
+            if declared is None and isinstance(branch.get("enum"), list):
+                declared = [json_type(value) for value in branch["enum"]]
             if declared is None:
                 return None
             found.update([declared] if isinstance(declared, str) else declared)
+            if branch.get("nullable") is True:  # OpenAPI 3.0's spelling of `null`
+                found.add("null")
         return found
 
     def enum(self, document: dict[str, Any], schema: Schema) -> set[str] | None:
-        """The values a schema is limited to (enum or const on every non-null branch)."""
+        """The values a schema is limited to (enum or const on every non-null branch); `null`
+        is left to `types`, which reports a schema that became nullable."""
         values: set[str] = set()
         for branch in self.branches(document, schema):
             if branch.get("type") == "null":
                 continue
             if "enum" in branch:
-                values.update(json.dumps(value) for value in branch["enum"])
+                values.update(json.dumps(value) for value in branch["enum"] if value is not None)
             elif "const" in branch:
                 values.add(json.dumps(branch["const"]))
             else:
@@ -152,6 +160,9 @@ class Comparison:
             removed = sorted(old_enum - new_enum)
             if removed:
                 self.report(where, f"enum value {', '.join(removed)} removed")
+            added = sorted(new_enum - old_enum)
+            if direction == RESPONSE and added:
+                self.report(where, f"enum value {', '.join(added)} added")
         elif direction == REQUEST and old_enum is None and new_enum is not None:
             self.report(where, "now limited to an enum")
 

@@ -1,17 +1,17 @@
-"""A Python client generated from docs/openapi.json, used as a new reader would use it
-(issue 11): openapi-python-client's plain anonymous `Client` against a live server with
-the demo content. `make check-client` runs it in CI; a change to the document that
-breaks the generated client, or a server that stops answering as the document says,
-fails it.
+"""A Python client generated from docs/openapi.json, used as a new reader and an editor
+would use it (issue 11): openapi-python-client's plain anonymous `Client` and its
+`AuthenticatedClient` with an admin key, against a live server with the demo content.
+`make check-client` runs it in CI; a change to the document that breaks the generated
+client, or a server that stops answering as the document says, fails it.
 
-It lists the feed, follows its cursor, filters by ticker, reads an article and gets a
-404 problem document. Each step checks the parsed model, not just the status.
+Anonymously it lists the feed, follows its cursor, filters by ticker, reads an article and
+gets a 404 problem document; with a key made by `tickerfeed keys create` it creates an
+article (and finds it on the feed and by its slug) and subscribes to the newsletter. Each
+step checks the parsed model, not just the status.
 """
 
 import importlib
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,25 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from live_server import BIN, create_key, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"
 PACKAGE = "tickerfeed_client"
-STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def generate(into: Path) -> None:
     started = time.monotonic()
     subprocess.run(
         [
-            str(Path(sys.executable).parent / "openapi-python-client"), "generate",
+            str(BIN / "openapi-python-client"), "generate",
             "--path", str(DOCUMENT), "--output-path", str(into / PACKAGE), "--meta", "none",
         ],
         check=True,
@@ -47,44 +40,17 @@ def generate(into: Path) -> None:
     print(f"generated {PACKAGE}: {lines} lines in {time.monotonic() - started:.1f} s")
 
 
-def serve(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    environment = {
-        key: value for key, value in os.environ.items()
-        # The embedded defaults: no Redis, no settings from a developer's shell or `.env`.
-        if not key.startswith(("REDIS_", "RATE_LIMIT_", "SHARED_CACHE", "DATABASE_", "PUBLIC_"))
-    }
-    environment |= {
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'client-check.db'}",
-        "LOAD_DEMO_CONTENT": "true",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tickerfeed"), "serve", "--port", str(port)],
-        cwd=workdir,  # away from the checkout's `.env`
-        env=environment,
-    )
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit(f"the server did not get ready in {STARTUP_SECONDS} s")
+def module(name: str) -> Any:
+    return importlib.import_module(f"{PACKAGE}.{name}" if name else PACKAGE)
 
 
-def check(port: int) -> None:
-    client_module = importlib.import_module(PACKAGE)
-    list_articles = importlib.import_module(f"{PACKAGE}.api.articles.list_articles")
-    get_article = importlib.import_module(f"{PACKAGE}.api.articles.get_article")
-    models = importlib.import_module(f"{PACKAGE}.models")
+def check(url: str) -> None:
+    """The anonymous reads."""
+    list_articles = module("api.articles.list_articles")
+    get_article = module("api.articles.get_article")
+    models = module("models")
 
-    client = client_module.Client(base_url=f"http://127.0.0.1:{port}", raise_on_unexpected_status=True)
+    client = module("").Client(base_url=url, raise_on_unexpected_status=True)
     first = list_articles.sync(client=client, limit=2)
     assert isinstance(first, models.PageArticleCard), first
     assert len(first.items) == 2 and isinstance(first.next_cursor, str), first
@@ -109,20 +75,62 @@ def check(port: int) -> None:
     print(f"404: {missing.parsed.title}: {missing.parsed.detail}")
 
 
+def check_writes(url: str, key: str) -> None:
+    """With an admin key: create an article, find it on the feed and by slug; subscribe."""
+    create_article = module("api.articles.create_article")
+    list_articles = module("api.articles.list_articles")
+    get_article = module("api.articles.get_article")
+    create_subscription = module("api.subscriptions.create_subscription")
+    models = module("models")
+
+    client = module("").AuthenticatedClient(base_url=url, token=key, raise_on_unexpected_status=True)
+    authors = module("api.authors.list_authors").sync(client=client, limit=100)
+    assert isinstance(authors, models.PageAuthorRead), authors
+    author = next(a.slug for a in authors.items if a.kind == models.AuthorReadKind.HUMAN)
+    body = models.ArticleCreate(
+        title="Client check: chip stocks steady",
+        body_markdown="Written through the generated client. Also on $NVDA.",
+        author=author,
+        status=models.ArticleCreateStatus.PUBLISHED,
+        tickers=["NVDA"],
+    )
+    created = create_article.sync(client=client, body=body)
+    assert isinstance(created, models.ArticleDetail), created
+    assert created.status == models.ArticleDetailStatus.PUBLISHED and created.author.slug == author, created
+    assert [(t.symbol, t.role) for t in created.tickers] == [("NVDA", "primary")], created.tickers
+    print(f"created: {created.slug} by {created.author.slug}")
+
+    feed = list_articles.sync(client=client, ticker=["NVDA"], limit=5)
+    assert isinstance(feed, models.PageArticleCard) and feed.items[0].slug == created.slug, feed
+    detail = get_article.sync(client=client, slug=created.slug)
+    assert isinstance(detail, models.ArticleDetail) and "generated client" in detail.body_html, detail
+    print(f"feed and detail: {detail.slug} ({detail.word_count} words)")
+
+    request = models.SubscriptionRequest(
+        email="client-check@example.com", newsletters=["daily-headlines"], tickers=["NVDA"]
+    )
+    accepted = create_subscription.sync_detailed(client=client, body=request)
+    assert accepted.status_code == 202, accepted
+    assert isinstance(accepted.parsed, models.SubscriptionAccepted), accepted.parsed
+    print(f"subscribe: {accepted.status_code} {accepted.parsed.status}: {accepted.parsed.detail}")
+
+
 def main() -> int:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="tickerfeed-client-"))
-    server: Any = None
+    settings = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'client-check.db'}",
+        "LOAD_DEMO_CONTENT": "true",
+        "SEND_MAIL_ON_REQUEST": "false",  # the confirmation waits in the outbox
+    }
     try:
         generate(workdir)
         sys.path.insert(0, str(workdir))
-        port = free_port()
-        server = serve(workdir, port)
-        check(port)
+        with serving(workdir, settings) as url:
+            check(url)
+            check_writes(url, create_key(workdir, settings, "admin"))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"generated Python client checked in {time.monotonic() - started:.1f} s")
     return 0

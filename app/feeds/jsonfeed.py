@@ -65,27 +65,34 @@ def _item(item: FeedItem) -> JsonFeedItem:
     tags = [ticker.symbol for ticker in item.tickers] + [tag.name for tag in item.tags]
     if item.ai_generated:
         tags.append(AI_CATEGORY)
+    optional = {
+        "summary": item.summary or None,
+        "content_html": item.content_html,
+        "content_text": None if item.content_html is not None else (item.summary or item.title),
+        "image": item.image.url if item.image else None,
+    }
+    author = JsonFeedAuthor(name=item.author_name, **({"url": item.author_url} if item.author_url else {}))
     return JsonFeedItem(
         id=item.id,
         url=item.url,
         title=item.title,
-        summary=item.summary or None,
-        content_html=item.content_html,
-        content_text=None if item.content_html is not None else (item.summary or item.title),
-        image=item.image.url if item.image else None,
         date_published=item.published,
         date_modified=item.updated,
-        authors=[JsonFeedAuthor(name=item.author_name, url=item.author_url)],
+        authors=[author],
         tags=tags,
         tickerfeed=ItemExtension(
+            about=TICKERFEED_NS,
             ai_generated=item.ai_generated,
+            # Every field, `exchange` too: null for a ticker without one (an index, a coin).
             tickers=[TickerExtension(**ticker._asdict()) for ticker in item.tickers],
         ),
+        **{name: value for name, value in optional.items() if value is not None},
     )
 
 
 def render_json(document: FeedDocument) -> bytes:
     feed = JsonFeed(
+        version=VERSION,
         title=document.title,
         home_page_url=document.home_url,
         feed_url=document.self_url,
@@ -93,4 +100,6 @@ def render_json(document: FeedDocument) -> bytes:
         language=document.language,
         items=[_item(item) for item in document.items],
     )
-    return feed.model_dump_json(by_alias=True, exclude_none=True).encode()
+    # What was given, nulls included; empty optional fields are left out by not giving them
+    # (`exclude_none` also dropped the required `exchange`: issue 11, found by schemathesis).
+    return feed.model_dump_json(by_alias=True, exclude_unset=True).encode()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from app.api_keys.dependencies import Admin
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
+from app.fields import SLUG_PATTERN
 from app.models import Newsletter
 from app.newsletters import service
 from app.newsletters.schemas import Edition, NewsletterCreate, NewsletterRead
@@ -22,7 +23,7 @@ from app.caching.request_key import OPEN_ENDED
 router = APIRouter(prefix="/v1/newsletters", tags=["Newsletters"])
 NEWSLETTER_KEYS = (ALL,)
 Clock = Annotated[datetime, Depends(get_clock)]
-NewsletterSlug = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+NewsletterSlug = Annotated[str, Path(max_length=120, pattern=SLUG_PATTERN)]
 # A strict shape: pydantic's lax `date` would also take Unix timestamps.
 # Every calendar day has an edition (most of them empty): open-ended for the shared cache.
 EditionDate = Annotated[

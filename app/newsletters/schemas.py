@@ -28,7 +28,7 @@ TimeZone = Annotated[
 
 
 class NewsletterCreate(RequestBody):
-    slug: Slug = Field(max_length=64)
+    slug: Slug
     name: line(120, min_length=1)  # type: ignore[valid-type]
     description: line(500) = ""  # type: ignore[valid-type]
     time_zone: TimeZone = "UTC"

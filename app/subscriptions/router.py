@@ -24,6 +24,7 @@ from app.subscriptions.dependencies import (
     subscriber_from_token,
 )
 from app.subscriptions.schemas import (
+    MAX_FORM_FIELDS,
     ConfirmRequest,
     PreferencesUpdate,
     SubscriptionAccepted,
@@ -166,7 +167,6 @@ FORM, MULTIPART_FORM = "application/x-www-form-urlencoded", "multipart/form-data
 # (`email.parser` held the event loop 6 s for 1 MB of empty multipart parts, and 20 ms
 # even for 1 KiB of them; the flat parser below takes microseconds.)
 MAX_BODY_BYTES = 1024
-MAX_FORM_FIELDS = 10
 # A `;`-separated parameter of a header value (RFC 9110 §5.6.6), quoted (without
 # backslash escapes) or not. Linear: nothing here can backtrack far.
 PARAMETER = re.compile(
@@ -253,9 +253,12 @@ def _form_field_name(headers: bytes) -> str | None:
 
 def _one_click_multipart(content_type: str, body: bytes) -> list[str]:
     """The values of the parts named `List-Unsubscribe` in a multipart/form-data body."""
+    parts = _multipart_parts(content_type, body)
+    if len(parts) > MAX_FORM_FIELDS:
+        raise _malformed(f"a one-click form has at most {MAX_FORM_FIELDS} fields")
     return [
         content.decode("utf-8", errors="replace")
-        for headers, content in _multipart_parts(content_type, body)
+        for headers, content in parts
         if _form_field_name(headers) == ONE_CLICK_FIELD
     ]
 

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.fields import RequestBody, Slug, Symbol, omittable
 
@@ -33,7 +33,7 @@ Email = Annotated[
     Field(json_schema_extra={"format": "email"}, examples=["reader@example.com"]),
 ]
 NewsletterSlugs = Annotated[
-    list[Annotated[Slug, Field(max_length=64)]], Field(min_length=1, max_length=20)
+    list[Slug], Field(min_length=1, max_length=20)
 ]
 
 
@@ -65,8 +65,17 @@ class UnsubscribeRequest(RequestBody):
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+# A one-click form has one field (RFC 8058 §3.1); more than this many is refused unread.
+MAX_FORM_FIELDS = 10
+
+
 class OneClickUnsubscribeForm(BaseModel):
     """RFC 8058 one-click unsubscribe, as mail clients send it; the token is in the URL."""
+
+    # Other fields are ignored, but a form's every field is a string, and there are few.
+    model_config = ConfigDict(
+        json_schema_extra={"maxProperties": MAX_FORM_FIELDS, "additionalProperties": {"type": "string"}}
+    )
 
     list_unsubscribe: Literal["One-Click"] = Field(alias="List-Unsubscribe")
 

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from app.api_keys.dependencies import ContentWriter
 from app.articles.feed import feed_page, subfeed_filters
@@ -62,6 +63,13 @@ async def list_tickers(
 # Symbols may hold a slash (BRK/B, BTC/USD), which clients send as %2F and Starlette decodes
 # before routing, so symbol paths use the `path` converter (the spec still shows a plain
 # `{symbol}`). `…/articles` is declared first, or `/{symbol:path}` would take it as a symbol.
+# A ticker's own routes use `ticker`, a path that does not end in `/articles`: there only
+# GET is routed, and PATCH or DELETE is a 405, not a write to the ticker `X/articles`.
+class TickerPathConvertor(PathConvertor):
+    regex = r"(?!.*/articles$).*"
+
+
+register_url_convertor("ticker", TickerPathConvertor())
 @router.get(
     "/{symbol:path}/articles",
     dependencies=[http_cache(LIST)],
@@ -78,7 +86,7 @@ async def list_ticker_articles(
 
 
 @router.get(
-    "/{symbol:path}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
+    "/{symbol:ticker}", summary="Get a ticker", response_model=TickerRead, responses=problem_responses(404, 422),
     dependencies=[http_cache(ITEM, depends_on=CATALOGUE_KEYS)],
 )
 async def get_ticker(session: SessionDep, ticker: TickerBySymbol, now: Clock) -> TickerRead:
@@ -100,7 +108,7 @@ async def create_ticker(
 
 
 @router.patch(
-    "/{symbol:path}", summary="Update a ticker", response_model=TickerRead,
+    "/{symbol:ticker}", summary="Update a ticker", response_model=TickerRead,
     responses=WRITE_PROBLEMS, dependencies=[JSON_BODY],
 )
 async def update_ticker(
@@ -111,7 +119,7 @@ async def update_ticker(
     return (await service.to_reads(session, [updated], now=now))[0]
 
 
-@router.delete("/{symbol:path}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
+@router.delete("/{symbol:ticker}", summary="Delete a ticker", status_code=204, responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def delete_ticker(session: SessionDep, _writer: ContentWriter, ticker: TickerBySymbol) -> None:
     """Deletes a ticker no article is tagged with; otherwise a 409."""
     await service.delete_ticker(session, ticker)

@@ -218,6 +218,32 @@ class TestUpdateAuthor:
         assert response.json() == created | {"audience": "Professional traders", "updated_at": ANY_TIMESTAMP}
         assert response.json()["updated_at"] >= created["updated_at"]
 
+    async def test_refuses_a_link_too_long_once_normalised(self, client, session, writer):
+        # Found by schemathesis (issue 11): 2,048 characters as sent, 2,049 with the `/` its
+        # empty path gets; it was stored, and reading the author back was a 500.
+        author = await create_author(session)
+        url = "https://" + "a" * 2036 + ".com"
+
+        response = await client.patch(
+            f"/v1/authors/{author.slug}", headers=writer, json={"links": [{"label": "Site", "url": url}]}
+        )
+
+        assert_validation_error(response, ["body", "links", 0, "url"])
+
+    async def test_bounds_text_as_sent_then_strips_it(self, client, session, writer):
+        # Found by schemathesis (issue 11): an expertise of 61 characters (the spec's bound is
+        # 60) was accepted because its surrounding spaces were stripped first.
+        author = await create_author(session)
+        url = f"/v1/authors/{author.slug}"
+
+        too_long = await client.patch(url, headers=writer, json={"expertise": [" " + "x" * 59 + " "]})
+        blank = await client.patch(url, headers=writer, json={"expertise": ["   "]})
+        stripped = await client.patch(url, headers=writer, json={"expertise": [" " + "x" * 58 + " "]})
+
+        assert_validation_error(too_long, ["body", "expertise", 0])
+        assert_validation_error(blank, ["body", "expertise", 0])
+        assert stripped.json()["expertise"] == ["x" * 58]
+
     async def test_requires_a_disclosure_when_becoming_an_agent(self, client, session, writer):
         author = await create_author(session)
 

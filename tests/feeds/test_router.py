@@ -182,6 +182,21 @@ class TestJsonFeed:
         assert agent_item["_tickerfeed"]["ai_generated"] is True
         assert "ai-generated" in agent_item["tags"]
 
+    async def test_a_ticker_without_an_exchange_says_null(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: Clock
+    ) -> None:
+        # Found by schemathesis (issue 11): `exchange` is required in the spec, and the feed
+        # left it out for a ticker without one.
+        await factories.create_ticker(session, "BTC", name="Bitcoin", asset_class="crypto")
+        author = await factories.create_author(session)
+        await factories.create_article(session, author=author, now=clock.now, tickers=["BTC"])
+
+        item = (await client.get("/feeds/tickers/BTC.json")).json()["items"][0]
+
+        assert item["_tickerfeed"]["tickers"] == [
+            {"symbol": "BTC", "name": "Bitcoin", "exchange": None, "asset_class": "crypto", "role": "primary"}
+        ]
+
 
 class TestItems:
     async def test_newest_fifty_published_only(

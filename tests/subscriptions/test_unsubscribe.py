@@ -260,6 +260,28 @@ class TestOneClickBody:
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"] == ["body", "List-Unsubscribe"]
 
+    @pytest.mark.parametrize("media_type", ["form", "multipart"])
+    async def test_more_fields_than_the_spec_allows_are_refused(
+        self, client: httpx.AsyncClient, app: Any, smtp: SmtpServer, session: AsyncSession, media_type: str
+    ) -> None:
+        # Found by schemathesis (issue 11): the form's schema said nothing of the bound, and
+        # multipart bodies were not held to it.
+        bound = app.openapi()["components"]["schemas"]["OneClickUnsubscribeForm"]["maxProperties"]
+        fields = ONE_CLICK | {f"f{n}": "x" for n in range(bound)}
+        token = await unsubscribe_token(client, smtp, session)
+
+        sent = (
+            {"data": fields}
+            if media_type == "form"
+            else {"files": {name: (None, value) for name, value in fields.items()}}
+        )
+        response = await client.post("/v1/subscriptions/unsubscribe", params={"token": token}, **sent)
+
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {"loc": ["body"], "msg": f"a one-click form has at most {bound} fields"}
+        ]
+
     async def test_multipart_one_click_unsubscribes(
         self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession
     ) -> None:

@@ -138,6 +138,17 @@ class TestListTickerArticles:
     async def test_is_404_for_unknown_symbol(self, client):
         assert (await client.get("/v1/tickers/ZZZZ/articles")).status_code == 404
 
+    @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+    async def test_other_methods_are_405_not_a_write_to_the_ticker(self, client, session, writer, method):
+        # Found by schemathesis (issue 11): PATCH here reached `PATCH /v1/tickers/{symbol}`
+        # as the symbol `NVDA/articles`, a 415 without a body.
+        await create_ticker(session, "NVDA")
+
+        response = await client.request(method, "/v1/tickers/NVDA/articles", headers=writer)
+
+        assert_problem(response, problem(405, None, f"{method} is not allowed on this path."))
+        assert response.headers["allow"] == "GET, HEAD"
+
 
 class TestCreateTicker:
     async def test_creates_with_upper_case_symbol_and_aliases(self, client, writer):

@@ -39,6 +39,15 @@ export function titles(page: ArticlePage): string[] {
   return page.items.map(describe);
 }
 
+// The README's example: a page over plain fetch, a problem document when it fails.
+export async function listArticles(base: string, tickers: string[], cursor?: string): Promise<ArticlePage> {
+  const query = new URLSearchParams(tickers.map((symbol): [string, string] => ["ticker", symbol]));
+  if (cursor !== undefined) query.set("cursor", cursor);
+  const response = await fetch(`${base}/v1/articles?${query}`);
+  if (!response.ok) throw new Error(((await response.json()) as Problem).detail);
+  return (await response.json()) as ArticlePage;
+}
+
 // A problem document, as a 404 answers it.
 export function explain(problem: NotFound): string {
   const same: Problem = problem;
