@@ -8,7 +8,7 @@ on disk alone ("ALTER TABLE", section 7). Batch mode would rebuild the table ins
 dropping the old one would cascade into the outbox and trip the subscriptions' foreign keys.
 
 Revision ID: 3b8f6d1c2e47
-Revises: 05dce02a42e9
+Revises: 3b8e4f61c2d7
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3b8f6d1c2e47"
-down_revision: str | None = "05dce02a42e9"
+down_revision: str | None = "3b8e4f61c2d7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
