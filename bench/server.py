@@ -109,7 +109,7 @@ def serve(target: str, *, env: dict[str, str], workers: int = 1, factory: bool =
     if factory:
         command.append("--factory")
     url = f"http://127.0.0.1:{port}"
-    # The shared cache answers only requests addressed to PUBLIC_API_URL.
+    # Links in responses are built on PUBLIC_API_URL: the address served.
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env={**os.environ, "PUBLIC_API_URL": url, **env}, stdout=subprocess.DEVNULL
     )
