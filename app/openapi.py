@@ -44,6 +44,7 @@ TAGS = [
     {"name": "Tickers", "description": "Stocks, crypto and other instruments, found by symbol or alias."},
     {"name": "Tags", "description": "Topics such as AI, Earnings or Policy."},
     {"name": "Changes", "description": "Every change partners mirror, in order (`feeds:full`)."},
+    {"name": "Stream", "description": "Published changes as Server-Sent Events, live and resumable (public)."},
     {"name": "Feeds", "description": "RSS 2.0, Atom 1.0 and JSON Feed 1.1; full text with a `feeds:full` key."},
     {"name": "Newsletters", "description": "Newsletters and their daily editions."},
     {"name": "Subscriptions", "description": "Double opt-in, preferences with a manage token, one-click unsubscribe."},
@@ -92,7 +93,10 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> None:
             if not status.startswith(("4", "5")):
                 continue
             content = response.get("content", {})
-            body = content.pop("application/json", None) or content.get(PROBLEM_MEDIA_TYPE) or {}
+            # FastAPI documents a problem's model under the route's own media type (JSON,
+            # or `text/event-stream` for the stream).
+            moved = [content.pop(media) for media in list(content) if media != PROBLEM_MEDIA_TYPE]
+            body = next((found for found in moved if found.get("schema")), None) or content.get(PROBLEM_MEDIA_TYPE) or {}
             if body.get("schema", {}).get("$ref") == FASTAPI_VALIDATION_ERROR:
                 body = {"schema": {"$ref": VALIDATION_PROBLEM}}
             response["content"] = {PROBLEM_MEDIA_TYPE: body}

@@ -15,7 +15,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ from app.api_keys.scopes import Scope
 from app.db import create_engine
 from app.main import create_app
 from app.settings import Settings
+from app.stream.feed import ChangeFeed
+from app.stream.notify import LocalNotifications
 
 SITE_URL = "https://news.example"
 API_URL = "https://api.news.example"
@@ -63,9 +65,10 @@ def database_of_this_run(url: str) -> str:
     return target.set(database=f"{target.database}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    url = os.environ.get("TEST_DATABASE_URL")
+@contextmanager
+def migrated_database(url: str | None) -> Iterator[str]:
+    """A database of its own, built by the migrations and gone afterwards: on PostgreSQL
+    (`url`) one named after `url`'s plus a random suffix; else a SQLite file."""
     if url and not url.startswith("sqlite"):
         url = database_of_this_run(url)
         create_postgresql_database(url)
@@ -78,6 +81,12 @@ def database_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'test.db'}"
         migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with migrated_database(os.environ.get("TEST_DATABASE_URL")) as url:
         yield url
 
 
@@ -161,12 +170,18 @@ def on_test_database(
     application.state.sessionmaker = sessionmaker
     application.state.reads = TestReads(connection)
     application.state.clock = clock
+    # No lifespan here, so no reader of the log; and an ASGI test client reads a response to
+    # its end: a stream ends at once, with its reason (the stream's own tests run servers).
+    feed = ChangeFeed(application.state.settings, LocalNotifications(), reads=application.state.reads,
+                      sessionmaker=sessionmaker, clock=clock)
+    feed.closed = True
+    application.state.change_feed = feed
     return application
 
 
 def like(application: Any, source: Any) -> Any:
     """A second app (other settings, say) on the same test database and clock as `source`."""
-    for name in ("engine", "sessionmaker", "reads", "clock"):
+    for name in ("engine", "sessionmaker", "reads", "clock", "change_feed"):
         setattr(application.state, name, getattr(source.state, name))
     return application
 

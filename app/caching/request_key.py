@@ -74,13 +74,17 @@ def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
     return sorted(pair for pair in pairs if pair[0] != "key")
 
 
+# Responses that never end: never looked up, nor captured to be stored.
+STREAMS = frozenset({"/v1/stream"})
+
+
 def is_addressed_to_api(scope: Scope, settings: Settings) -> bool:
     return str(Request(scope).base_url).rstrip("/") == settings.api_url
 
 
 def lookup_key(scope: Scope, settings: Settings) -> str | None:
     """The entry a request may be answered from, or None when it may use none."""
-    if not is_addressed_to_api(scope, settings):
+    if scope["path"] in STREAMS or not is_addressed_to_api(scope, settings):
         return None
     query = urlencode(query_pairs(scope["query_string"]))
     return "\n".join((settings.site_url, settings.api_url, scope["path"], query))
