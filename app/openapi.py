@@ -63,6 +63,11 @@ TEXT_SCHEMAS = {
     "RssFeed": {"type": "string", "description": "An RSS 2.0 document."},
     "AtomFeed": {"type": "string", "description": "An Atom 1.0 (RFC 4287) document."},
     "SubscribersCsv": {"type": "string", "description": "RFC 4180 CSV with a header row."},
+    "EventStream": {
+        "type": "string",
+        "description": "Server-Sent Events (`text/event-stream`): `id:`, `event:` and `data:` lines per event, "
+        "a blank line after each; comment lines start with `:`.",
+    },
 }
 
 # What any operation can answer before its route runs (app.middleware, app.problems).

@@ -115,6 +115,10 @@ class TooManyClients(Exception):
     pass
 
 
+class NotStarted(Exception):
+    pass
+
+
 class ChangeFeed:
     def __init__(
         self, settings: Settings, notifications: Notifications, *, reads: ReadDatabase,
@@ -126,6 +130,8 @@ class ChangeFeed:
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.position = 0
+        # Whether `position` is the log's: false until the head was read.
+        self.started = False
         self.subscribers: set[Subscriber] = set()
         self.wake = asyncio.Event()
         self.next_due: datetime | None = None
@@ -134,10 +140,18 @@ class ChangeFeed:
         self.closed = False
 
     async def start(self) -> None:
-        async with self.reads.connect() as connection:
-            self.position = (await changes_queries.read_head(connection)).last_seq
+        """Starts from the log's head: a process serves what happens from now on. A database
+        that does not answer yet does not stop the process starting (`/readyz` says so):
+        the reader finds the head once it answers, and streams wait for it."""
+        with contextlib.suppress(Exception):
+            await self._find_head()
         await self.notifications.start(self.notified)
         self.task = asyncio.create_task(self._read_forever())
+
+    async def _find_head(self) -> None:
+        async with self.reads.connect() as connection:
+            self.position = (await changes_queries.read_head(connection)).last_seq
+        self.started = True
 
     def notified(self, seq: int | None) -> None:
         if seq is None or seq > self.position:
@@ -151,11 +165,14 @@ class ChangeFeed:
 
     def subscribe(self, ticker_ids: Sequence[int]) -> tuple[Subscriber, int]:
         """A new client's queue, and the `seq` after which it is offered every event."""
-        if len(self.subscribers) >= self.settings.stream_max_clients:
-            raise TooManyClients
         subscriber = Subscriber(frozenset(ticker_ids), self.settings.stream_queue_events)
         if self.closed:
             subscriber.close(SHUTTING_DOWN)
+            return subscriber, self.position
+        if not self.started:
+            raise NotStarted
+        if len(self.subscribers) >= self.settings.stream_max_clients:
+            raise TooManyClients
         self.subscribers.add(subscriber)
         return subscriber, self.position
 
@@ -194,10 +211,14 @@ class ChangeFeed:
                 raise
             except Exception:  # noqa: BLE001  (a database hiccup must not end the stream)
                 logger.warning("changes log not read; trying again at the next poll", exc_info=True)
+                # Not at once: a due article that cannot be logged would otherwise spin here.
+                await asyncio.sleep(self.settings.stream_poll_seconds)
 
     async def read_once(self) -> None:
         """Logs the scheduled articles that came due, then fans out every change after
         `position`."""
+        if not self.started:
+            await self._find_head()
         now = self.clock()
         async with self.reads.connect() as connection:
             await log_due_articles(self.sessionmaker, connection, now=now)

@@ -10,6 +10,7 @@ from app.changes.service import MAX_SEQ, ticker_ids_of
 from app.db import ReadConnection
 from app.fields import CarriedTickers
 from app.middleware import HEAD_REQUEST
+from app.openapi import schema_ref
 from app.problems import problem_responses
 from app.stream import service
 from app.stream.feed import ChangeFeed
@@ -39,7 +40,7 @@ class EventStream(EventSourceResponse):
     summary="Stream changes",
     response_class=EventStream,
     responses={
-        200: {"description": STREAM_DESCRIPTION, "content": {EVENT_STREAM: {"schema": {"type": "string"}}}},
+        200: {"description": STREAM_DESCRIPTION, "content": {EVENT_STREAM: {"schema": schema_ref("EventStream")}}},
         **problem_responses(410, 422, 503),
     },
 )

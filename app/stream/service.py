@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.changes import queries as changes_queries
 from app.problems import ResyncRequired, ServiceUnavailable
-from app.stream.feed import SHUTTING_DOWN, ChangeFeed, Subscriber, TooManyClients
+from app.stream.feed import SHUTTING_DOWN, ChangeFeed, NotStarted, Subscriber, TooManyClients
 
 RETRY_AFTER_SECONDS = 5
 
@@ -30,10 +30,10 @@ def subscribe(feed: ChangeFeed, ticker_ids: Sequence[int]) -> tuple[Subscriber, 
     try:
         return feed.subscribe(ticker_ids)
     except TooManyClients:
-        raise ServiceUnavailable(
-            "This server streams to as many clients as it can: connect again in a moment.",
-            retry_after=RETRY_AFTER_SECONDS,
-        ) from None
+        detail = "This server streams to as many clients as it can: connect again in a moment."
+    except NotStarted:
+        detail = "This server has not read the changes log yet: connect again in a moment."
+    raise ServiceUnavailable(detail, retry_after=RETRY_AFTER_SECONDS)
 
 
 async def client_events(
@@ -43,7 +43,7 @@ async def client_events(
     reason, when the client is closed."""
     try:
         last = live_from if last_event_id is None else last_event_id
-        while last_event_id is not None:
+        while last_event_id is not None and subscriber.closing is None:
             async for event in feed.replay(after=last, until=live_from, ticker_ids=ticker_ids):
                 yield event.encoded
                 last = event.seq
