@@ -17,7 +17,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 KEYED = {
     "createArticle", "updateArticle", "deleteArticle", "createAuthor", "updateAuthor", "deleteAuthor",
     "createTicker", "updateTicker", "deleteTicker", "createTag", "createNewsletter",
-    "listSubscribers", "exportSubscribers", "listApiKeys", "createApiKey", "revokeApiKey",
+    "listSubscribers", "exportSubscribers", "listApiKeys", "createApiKey", "revokeApiKey", "listChanges",
 }
 SUBSCRIBER_TOKEN = {"getMySubscription", "updateMySubscription", "unsubscribe", "checkUnsubscribeLink"}
 METHODS = {"get", "post", "put", "patch", "delete"}
