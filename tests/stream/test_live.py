@@ -7,6 +7,7 @@ seconds was carried by a notification, not found by the poll.
 
 import asyncio
 import secrets
+import signal
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -275,6 +276,27 @@ class TestEmbedded:
         assert (head.status_code, head.headers["content-type"], head.content) == (
             200, "text/event-stream; charset=utf-8", b""
         )
+
+
+@pytest.fixture
+def to_stop() -> Iterator[Deployment]:
+    """A process of its own, which the test stops."""
+    with deploy("sqlite", processes=1, redis=False, **QUIET) as deployment:
+        yield deployment
+
+
+class TestShutdown:
+    async def test_a_stream_ends_with_the_reason_and_the_process_exits(self, to_stop: Deployment) -> None:
+        (url,) = to_stop.urls
+        (process,) = to_stop.processes
+        async with open_stream(url) as stream:
+            process.terminate()
+            last = await stream.next(timeout=10)
+            with pytest.raises(EOFError):
+                await stream.next(timeout=10)
+        assert last == Message(event="error", data={"reason": "server shutting down: resume with Last-Event-ID"})
+        # Within seconds, not held open by the stream; uvicorn re-raises the SIGTERM it handled.
+        assert await asyncio.to_thread(process.wait, 10) in (0, -signal.SIGTERM)
 
 
 class TestPoll:
