@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, Strict,
     StringConstraints, UrlConstraints, model_validator,
@@ -102,6 +102,13 @@ SymbolPath = Annotated[
     str,
     Path(max_length=16, pattern=SYMBOL_PATTERN, description="Symbol or alias, any case."),
     AfterValidator(str.upper),
+]
+
+# The changes log's filter (`GET /v1/changes`, `GET /v1/stream`): a change matches the
+# tickers its article carries, or carried before an unpublish or delete.
+CarriedTickers = Annotated[
+    list[Symbol],
+    Query(max_length=20, description="Changes of articles that carry, or carried, any of these (repeatable)."),
 ]
 
 

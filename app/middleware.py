@@ -115,6 +115,11 @@ class RequestLimitsMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+# Set in the scope of a HEAD request answered as a GET: a stream answers it with its
+# headers alone instead of streaming an endless body that would be dropped.
+HEAD_REQUEST = "tickerfeed.head_request"
+
+
 class HeadAsGetMiddleware:
     """Answers HEAD wherever GET is answered, with GET's headers and no body (RFC 9110 §9.3.2).
 
@@ -134,4 +139,4 @@ class HeadAsGetMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        await self.app({**scope, "method": "GET", HEAD_REQUEST: True}, receive, send_without_body)

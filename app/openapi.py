@@ -44,6 +44,7 @@ TAGS = [
     {"name": "Tickers", "description": "Stocks, crypto and other instruments, found by symbol or alias."},
     {"name": "Tags", "description": "Topics such as AI, Earnings or Policy."},
     {"name": "Changes", "description": "Every change partners mirror, in order (`feeds:full`)."},
+    {"name": "Stream", "description": "Published changes as Server-Sent Events, live and resumable (public)."},
     {"name": "Feeds", "description": "RSS 2.0, Atom 1.0 and JSON Feed 1.1; full text with a `feeds:full` key."},
     {"name": "Newsletters", "description": "Newsletters and their daily editions."},
     {"name": "Subscriptions", "description": "Double opt-in, preferences with a manage token, one-click unsubscribe."},
@@ -62,6 +63,11 @@ TEXT_SCHEMAS = {
     "RssFeed": {"type": "string", "description": "An RSS 2.0 document."},
     "AtomFeed": {"type": "string", "description": "An Atom 1.0 (RFC 4287) document."},
     "SubscribersCsv": {"type": "string", "description": "RFC 4180 CSV with a header row."},
+    "EventStream": {
+        "type": "string",
+        "description": "Server-Sent Events (`text/event-stream`): `id:`, `event:` and `data:` lines per event, "
+        "a blank line after each; comment lines start with `:`.",
+    },
 }
 
 # What any operation can answer before its route runs (app.middleware, app.problems).
@@ -92,7 +98,10 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> None:
             if not status.startswith(("4", "5")):
                 continue
             content = response.get("content", {})
-            body = content.pop("application/json", None) or content.get(PROBLEM_MEDIA_TYPE) or {}
+            # FastAPI documents a problem's model under the route's own media type (JSON,
+            # or `text/event-stream` for the stream).
+            moved = [content.pop(media) for media in list(content) if media != PROBLEM_MEDIA_TYPE]
+            body = next((found for found in moved if found.get("schema")), None) or content.get(PROBLEM_MEDIA_TYPE) or {}
             if body.get("schema", {}).get("$ref") == FASTAPI_VALIDATION_ERROR:
                 body = {"schema": {"$ref": VALIDATION_PROBLEM}}
             response["content"] = {PROBLEM_MEDIA_TYPE: body}

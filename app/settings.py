@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     # afresh needs; unset keeps every change forever.
     changes_retention_days: int | None = Field(default=None, ge=1)
 
+    # `GET /v1/stream` (app/stream): a comment line this often keeps proxies from closing a
+    # quiet stream; each process reads the log this often even without a notification
+    # (a lost one delays an event, never loses it); a client more than `stream_queue_events`
+    # events behind is closed and resumes by Last-Event-ID, and one whose socket takes no
+    # data for `stream_send_timeout_seconds` is dropped; at most `stream_max_clients`
+    # streams per process, a 503 beyond.
+    stream_heartbeat_seconds: float = Field(default=15, gt=0)
+    stream_poll_seconds: float = Field(default=2, gt=0)
+    stream_queue_events: int = Field(default=256, ge=1)
+    stream_send_timeout_seconds: float = Field(default=30, gt=0)
+    stream_max_clients: int = Field(default=2000, ge=1)
+
     redis_url: str | None = None
     # With REDIS_URL set, every API process shares one cache of whole public responses
     # (app/caching/shared.py); SHARED_CACHE=false keeps Redis for rate limits only.

@@ -34,6 +34,8 @@ from app.api_keys.scopes import Scope
 from app.db import create_engine
 from app.main import create_app
 from app.settings import Settings
+from app.stream.feed import ChangeFeed
+from app.stream.notify import LocalNotifications
 
 SITE_URL = "https://news.example"
 API_URL = "https://api.news.example"
@@ -64,10 +66,11 @@ def database_of_this_run(url: str) -> str:
 
 
 @contextmanager
-def migrated_database(sqlite_name: str, revision: str = "head") -> Iterator[str]:
+def migrated_database(sqlite_name: str, revision: str = "head", *, sqlite: bool = False) -> Iterator[str]:
     """A database of its own, migrated to `revision` and dropped afterwards: on the
-    PostgreSQL server TEST_DATABASE_URL names, else a SQLite file in a temporary folder."""
-    url = os.environ.get("TEST_DATABASE_URL")
+    PostgreSQL server TEST_DATABASE_URL names (unless `sqlite`), else a SQLite file in a
+    temporary folder."""
+    url = None if sqlite else os.environ.get("TEST_DATABASE_URL")
     if url and not url.startswith("sqlite"):
         url = database_of_this_run(url)
         create_postgresql_database(url)
@@ -169,12 +172,18 @@ def on_test_database(
     application.state.sessionmaker = sessionmaker
     application.state.reads = TestReads(connection)
     application.state.clock = clock
+    # No lifespan here, so no reader of the log; and an ASGI test client reads a response to
+    # its end: a stream ends at once, with its reason (the stream's own tests run servers).
+    feed = ChangeFeed(application.state.settings, LocalNotifications(), reads=application.state.reads,
+                      sessionmaker=sessionmaker, clock=clock)
+    feed.closed = True
+    application.state.change_feed = feed
     return application
 
 
 def like(application: Any, source: Any) -> Any:
     """A second app (other settings, say) on the same test database and clock as `source`."""
-    for name in ("engine", "sessionmaker", "reads", "clock"):
+    for name in ("engine", "sessionmaker", "reads", "clock", "change_feed"):
         setattr(application.state, name, getattr(source.state, name))
     return application
 

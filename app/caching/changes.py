@@ -40,6 +40,9 @@ from app.sql import json_array_agg, json_list
 # creating one must not invalidate anything.
 SHARED_CONTENT = (Author, Newsletter, Tag, Ticker, TickerAlias)
 NOTED = "content_noted"
+# What a transaction appended to the changes log (`app.changes.log.Appended`): told to the
+# stream once it has committed (`ContentCache.commit`).
+LOGGED = "changes_logged"
 
 content_key = ContentKey.__table__  # type: ignore[attr-defined]
 
@@ -148,7 +151,9 @@ def record_noted_changes(session: Session, *, now: datetime | None = None) -> di
         keys |= changed_keys(article_id, noted.before.get(article_id), after.get(article_id))
     versions = bump(connection, keys, now=utcnow())
     # After the keys: every writer locks keys, then the log's head (`app.changes.log`).
-    append_changes(connection, noted.edits(article_ids), now=now or utcnow())
+    appended = append_changes(connection, noted.edits(article_ids), now=now or utcnow())
+    if appended:
+        session.info[LOGGED] = appended
     return versions
 
 

@@ -7,14 +7,15 @@ Reads hand their state to `app.caching.http.conclude`; writes commit through
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.caching.changes import NOTED, record_noted_changes
+from app.caching.changes import LOGGED, NOTED, record_noted_changes
 from app.caching.shared import REFRESH_SECONDS, SharedCache
 from app.caching.state import recent_versions
+from app.changes.log import Appended
 from app.db import ReadDatabase
 
 logger = logging.getLogger("tickerfeed.cache")
@@ -23,6 +24,9 @@ logger = logging.getLogger("tickerfeed.cache")
 class ContentCache:
     def __init__(self, shared: SharedCache | None) -> None:
         self.shared = shared
+        # Told what a write appended to the changes log once it has committed
+        # (`app.stream.feed.ChangeFeed.logged`): the stream's clients hear of it at once.
+        self.changes_logged: Callable[[Appended], Awaitable[None]] | None = None
 
     async def commit(self, session: AsyncSession, *, now: datetime) -> None:
         """Commits `session` with the content keys it changed bumped and its changes logged
@@ -35,6 +39,9 @@ class ContentCache:
         await session.commit()
         if versions and self.shared is not None:
             await self.shared.after_commit(versions)
+        appended = session.info.pop(LOGGED, None)
+        if appended is not None and self.changes_logged is not None:
+            await self.changes_logged(appended)
 
     async def refresh_once(self, reads: ReadDatabase, *, now: datetime) -> None:
         """Offers the versions bumped lately, when it is this process's turn: writes that

@@ -43,10 +43,10 @@ class SharedCacheMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state if scope["type"] == "http" else None
         cache: SharedCache | None = state.content_cache.shared if state is not None else None
-        if cache is None or scope["method"] != "GET" or not is_anonymous(scope):
+        key = lookup_key(scope, state.settings) if cache is not None else None
+        if key is None or scope["method"] != "GET" or not is_anonymous(scope):
             await self.app(scope, receive, send)
             return
-        key = lookup_key(scope, state.settings)
         # The first request for a page in this process leads until it has answered; one that
         # comes meanwhile and misses waits for it, then reads the page from Redis. Taken
         # before the look-up, so a follower whose look-up predates the leader's store waits too.

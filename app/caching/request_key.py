@@ -74,9 +74,16 @@ def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
     return sorted(pair for pair in pairs if pair[0] != "key")
 
 
-def lookup_key(scope: Scope, settings: Settings) -> str:
-    """The entry a request may be answered from. Not the `Host` header: no response
-    depends on it (`app.links`), so a request naming another host shares the one entry."""
+# Responses that never end: never looked up, nor captured to be stored.
+STREAMS = frozenset({"/v1/stream"})
+
+
+def lookup_key(scope: Scope, settings: Settings) -> str | None:
+    """The entry a request may be answered from, or None for a stream. Not the `Host`
+    header: no response depends on it (`app.links`), so a request naming another host
+    shares the one entry."""
+    if scope["path"] in STREAMS:
+        return None
     query = urlencode(query_pairs(scope["query_string"]))
     return "\n".join((settings.site_url, settings.api_url, scope["path"], query))
 

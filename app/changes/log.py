@@ -13,12 +13,17 @@ writers hold: no deadlock.
 
 Runs on a synchronous connection: it is called from the commit hook
 (`app.caching.changes`), inside the session's sync layer.
+
+On PostgreSQL an appender also sends `NOTIFY tickerfeed_changes, '<last seq>'` in its
+transaction (or '' when it only scheduled an article): PostgreSQL delivers it on commit and never for a rollback, so every API
+process listening (`app.stream.notify`) learns that the log moved, from any writer,
+the CLI's included.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from sqlalchemy import Connection, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 from sqlmodel import col
 
 from app.changes.transitions import NOT_LOGGED, Current, Logged, Transition, next_transition
@@ -27,6 +32,8 @@ from app.models.change import ArticleChange, ArticleChangeTicker, ArticleMirrorS
 from app.sql import json_array_agg, json_list
 
 HEAD_ID = 1
+# The channel of the NOTIFY each appending transaction sends on PostgreSQL.
+CHANGES_CHANNEL = "tickerfeed_changes"
 head = ChangeLogHead.__table__  # type: ignore[attr-defined]
 mirror_state = ArticleMirrorState.__table__  # type: ignore[attr-defined]
 change = ArticleChange.__table__  # type: ignore[attr-defined]
@@ -88,9 +95,9 @@ def _transitions(
 def _write(
     connection: Connection, transitions: list[tuple[int, str, Transition]], *, last_seq: int,
     occurred_at: Mapping[int, datetime],
-) -> int:
+) -> "Appended":
     """Inserts the changes, numbered from `last_seq` on, and the log's new account of each
-    article (no row for one neither visible nor scheduled); how many changes."""
+    article (no row for one neither visible nor scheduled)."""
     changes, tickers = [], []
     for article_id, slug, transition in transitions:
         if transition.type is None:
@@ -112,9 +119,33 @@ def _write(
     for table, rows in ((mirror_state, states), (change, changes), (change_ticker, tickers)):
         if rows:
             connection.execute(insert(table), rows)
+    appended = Appended(
+        last_seq=last_seq if changes else None,
+        scheduled=any(t.logged.due_at is not None for _, _, t in transitions),
+    )
     if changes:
         connection.execute(update(head).where(head.c.id == HEAD_ID).values(last_seq=last_seq))
-    return len(changes)
+    if appended and connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_notify(CHANGES_CHANNEL, appended.payload)))
+    return appended
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What an appender did: the log's new last `seq` (None: it logged nothing), and
+    whether it left an article scheduled, whose due time the stream's readers wait for."""
+
+    last_seq: int | None = None
+    scheduled: bool = False
+
+    def __bool__(self) -> bool:
+        """Whether the stream's readers should hear of it."""
+        return self.last_seq is not None or self.scheduled
+
+    @property
+    def payload(self) -> str:
+        """The notification: the new last `seq`, or '' (read the log and its schedule again)."""
+        return "" if self.last_seq is None else str(self.last_seq)
 
 
 @dataclass(frozen=True)
@@ -131,11 +162,11 @@ class Edits:
         return bool(self.article_ids or self.author_ids or self.ticker_ids or self.tag_ids)
 
 
-def append_changes(connection: Connection, edits: Edits, *, now: datetime) -> int:
-    """Logs what this transaction's `edits` changed for readers; how many changes.
-    Articles that were not and are not visible (drafts) log nothing."""
+def append_changes(connection: Connection, edits: Edits, *, now: datetime) -> Appended:
+    """Logs what this transaction's `edits` changed for readers. Articles that were not and
+    are not visible (drafts) log nothing."""
     if not edits:
-        return 0
+        return Appended()
     last_seq = lock_head(connection)
     # Under the lock: an article logged visible meanwhile is found here.
     article_ids = set(edits.article_ids) | visible_articles_showing(connection, edits)
@@ -145,9 +176,9 @@ def append_changes(connection: Connection, edits: Edits, *, now: datetime) -> in
     return _write(connection, transitions, last_seq=last_seq, occurred_at=dict.fromkeys(article_ids, now))
 
 
-def materialise_due(connection: Connection, *, now: datetime) -> int:
+def materialise_due(connection: Connection, *, now: datetime) -> Appended:
     """Logs each scheduled article that has come due as `article.published` at its time,
-    in the order they came due; how many. Looked up after taking the lock, so two readers
+    in the order they came due. Looked up after taking the lock, so two readers
     at once log each article once: the second finds it logged."""
     last_seq = lock_head(connection)
     due_at = mirror_state.c.due_at
@@ -156,7 +187,7 @@ def materialise_due(connection: Connection, *, now: datetime) -> int:
     )
     due = {row.article_id: row.due_at for row in connection.execute(statement)}
     if not due:
-        return 0
+        return Appended()
     transitions = _transitions(connection, list(due), now=now, edited=False)
     return _write(connection, transitions, last_seq=last_seq, occurred_at=due)
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, case, exists, literal_column, or_, select
+from sqlalchemy import BigInteger, Integer, bindparam, case, exists, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from app.articles.queries import detail_object
+from app.articles.queries import detail_object, stored_card
 from app.changes.log import HEAD_ID, change, change_ticker, head, mirror_state
 from app.changes.transitions import WITH_DETAIL
 from app.models import Article, Author
@@ -34,21 +34,25 @@ class Head:
     pruned_seq: int
 
 
-def _matches(seq: Any, dialect: str) -> Any:
+def matches_tickers(seq: Any, dialect: str) -> Any:
     """The change `seq` matches one of the tickers `:ticker_ids`."""
     return exists().where(change_ticker.c.seq == seq, any_of(change_ticker.c.ticker_id, "ticker_ids", dialect, Integer))
 
 
-def _detail() -> Any:
-    """The article's detail for a change that shows it. Not filtered on `published_at`:
-    the appender judged it due by its own clock, which may be a moment ahead of this
-    request's; the status still keeps a draft from ever being shown."""
+def article_of_change(*, detail: bool) -> Any:
+    """For `article.published` and `article.updated`, the change's article as the object
+    `parse_card` reads (with `detail`, what its page adds), while it is shown; else NULL.
+    Shown by status, not by `published_at`: the appender judged it due by its own clock,
+    which may be a moment ahead of this request's; the status still keeps a draft from
+    ever being shown."""
     shown = (col(Article.status) == "published") & col(Article.deleted_at).is_(None)
-    rows = select(detail_object()).select_from(Article).join(Author, col(Author.id) == Article.author_id)
-    detail = rows.where(col(Article.id) == change.c.article_id, shown).correlate(change).scalar_subquery()
+    rows = select(detail_object() if detail else stored_card()).select_from(Article)
+    if detail:
+        rows = rows.join(Author, col(Author.id) == Article.author_id)
+    article = rows.where(col(Article.id) == change.c.article_id, shown).correlate(change).scalar_subquery()
     # Written into the SQL: `fetch_all` runs statements compiled once, without expanding IN.
     with_detail = or_(*(change.c.type == literal_column(f"'{kind}'") for kind in WITH_DETAIL))
-    return case((with_detail, detail), else_=None).label("card")
+    return case((with_detail, article), else_=None).label("card")
 
 
 @cache
@@ -58,16 +62,17 @@ def page_statement(dialect: str, filtered: bool) -> Any:
     later = change.alias("later")
     superseded = exists().where(later.c.article_id == change.c.article_id, later.c.seq > change.c.seq)
     if filtered:
-        superseded = superseded.where(_matches(later.c.seq, dialect))
-    rows = select(change.c.seq, change.c.type, change.c.occurred_at, change.c.article_id, change.c.slug, _detail())
+        superseded = superseded.where(matches_tickers(later.c.seq, dialect))
+    rows = select(change.c.seq, change.c.type, change.c.occurred_at, change.c.article_id, change.c.slug, article_of_change(detail=True))
     rows = rows.where(change.c.seq > AFTER, ~superseded)
     if filtered:
-        rows = rows.where(_matches(change.c.seq, dialect))
+        rows = rows.where(matches_tickers(change.c.seq, dialect))
     return rows.order_by(change.c.seq).limit(LIMIT)
 
 
 HEAD_STATEMENT = select(head.c.last_seq, head.c.pruned_seq).where(head.c.id == HEAD_ID)
 ANY_DUE = select(exists().where(mirror_state.c.due_at <= bindparam("now")))
+NEXT_DUE = select(func.min(mirror_state.c.due_at))
 
 
 async def read_head(connection: AsyncConnection) -> Head:
@@ -79,6 +84,11 @@ async def any_due(connection: AsyncConnection, now: Any) -> bool:
     """Whether a scheduled article has come due and waits to be logged: one index look-up,
     so a poll takes the appenders' lock only when there is something to log."""
     return bool((await connection.execute(ANY_DUE.params(now=now))).scalar())
+
+
+async def next_due(connection: AsyncConnection) -> Any:
+    """When the next scheduled article comes due, None when none waits."""
+    return (await connection.execute(NEXT_DUE)).scalar()
 
 
 async def read_changes(

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.api_keys.dependencies import require_scope
 from app.api_keys.scopes import Scope
@@ -10,7 +10,7 @@ from app.changes import service
 from app.changes.schemas import ChangePage
 from app.db import ReadConnection
 from app.dependencies import get_clock
-from app.fields import Symbol
+from app.fields import CarriedTickers
 from app.models import ApiKey
 from app.pagination import PageParams
 from app.problems import problem_responses
@@ -35,9 +35,7 @@ async def list_changes(
     _reader: FeedsReader,
     page: PageParams,
     now: Annotated[datetime, Depends(get_clock)],
-    ticker: Annotated[
-        list[Symbol], Query(max_length=20, description="Changes of articles that carry, or carried, any of these (repeatable).")
-    ] = [],  # noqa: B006  (FastAPI copies defaults per request)
+    ticker: CarriedTickers = [],  # noqa: B006  (FastAPI copies defaults per request)
 ) -> Any:
     """Every visibility change of an article, oldest first, to mirror the catalogue: apply
     them in `seq` order. An empty page means up to date: poll again with the same

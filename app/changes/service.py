@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import cards
@@ -41,13 +41,15 @@ async def ticker_ids_of(connection: AsyncConnection, symbols: Sequence[str]) -> 
     return sorted({names.tickers[symbol.upper()] for symbol in symbols})
 
 
-async def log_due_articles(request: Request, connection: AsyncConnection, *, now: datetime) -> None:
+async def log_due_articles(
+    sessionmaker: async_sessionmaker[AsyncSession], connection: AsyncConnection, *, now: datetime
+) -> None:
     """Logs the scheduled articles that came due, in a write transaction of its own that
     takes the appenders' lock: only when the index says there is one."""
     if not await queries.any_due(connection, now):
         return
     session: AsyncSession
-    async with request.app.state.sessionmaker() as session:
+    async with sessionmaker() as session:
         await session.run_sync(lambda sync: materialise_due(sync.connection(), now=now))
         await session.commit()
 
@@ -69,7 +71,7 @@ async def changes_page(
     codec: CursorCodec = request.app.state.cursor_codec
     scope = filter_scope("changes", tickers=ticker_ids)
     after = codec.decode(page.cursor, scope, [parse_seq])[0] if page.cursor else 0
-    await log_due_articles(request, connection, now=now)
+    await log_due_articles(request.app.state.sessionmaker, connection, now=now)
     # Read before the page: every change up to `head.last_seq` is committed and in it.
     head = await queries.read_head(connection)
     if page.cursor and after < head.pruned_seq:
