@@ -163,11 +163,8 @@ def serve(host: str, port: int, workers: int) -> None:
         timeout_worker_healthcheck=30,
     )
     configure_logging(settings.log_level, settings.log_format)
-    sockets = [config.bind_socket()]
-    if settings.metrics_port is not None:
-        sockets.append(uvicorn.Config(config.app, host=host, port=settings.metrics_port).bind_socket())
     with metrics_directory(workers):
-        run_server(config, sockets, drain_seconds=settings.shutdown_drain_seconds)
+        run_server(config, metrics_port=settings.metrics_port, drain_seconds=settings.shutdown_drain_seconds)
 
 
 @main.group()

@@ -15,6 +15,7 @@ from a fixed list, statuses, limit names, outbox kinds and outcomes named in the
 """
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.models import OutboundEmail
 from app.problems import problem_response
 
+logger = logging.getLogger("tickerfeed.metrics")
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # A path no route matches (a 404, or a request refused before routing) is counted under this
 # one label value: a scanner trying random paths must not create a time series per path.
@@ -214,5 +216,9 @@ async def get_metrics(request: Request) -> Response:
         response = problem_response(request, 401, "A metrics token is required.", kind="unauthorized")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    families = await outbox_families(request.app.state.reads, request.app.state.clock())
+    try:
+        families = await outbox_families(request.app.state.reads, request.app.state.clock())
+    except Exception:  # the database is down: the request metrics matter most then
+        logger.warning("outbox gauges left out of the scrape: the database did not answer")
+        families = []
     return Response(exposition(families), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

@@ -38,6 +38,8 @@ class RouteTable:
         ]
 
     def template(self, scope: Scope) -> str:
+        # The routed route's own path is its template: routers carry their prefixes and are
+        # included without one (app/main.py), so it equals the table's.
         route = scope.get("route")
         if route is not None:
             return str(route.path)

@@ -115,9 +115,12 @@ class DrainingProcess(multiprocess.Process):
         return self._server
 
 
-def run_server(config: uvicorn.Config, sockets: list[socket.socket], *, drain_seconds: float) -> None:
-    """Serves on `sockets` (bound by the caller: the API's and, maybe, the metrics port),
-    in this process or in `config.workers` worker processes."""
+def run_server(config: uvicorn.Config, *, metrics_port: int | None, drain_seconds: float) -> None:
+    """Serves on the configured port and, when given, `metrics_port` (the app answers
+    /metrics there only), in this process or in `config.workers` worker processes."""
+    sockets = [config.bind_socket()]
+    if metrics_port is not None:
+        sockets.append(uvicorn.Config(config.app, host=config.host, port=metrics_port).bind_socket())
     if config.workers > 1:
         # uvicorn's supervisor builds its workers from this module-level name.
         DrainingProcess.drain_seconds = drain_seconds

@@ -169,6 +169,20 @@ class TestOutboxMetrics:
         assert changes(waiting, delivered, "tickerfeed_outbox_deliveries_total") == {labels(kind="mail", outcome="sent"): 2}
 
 
+    async def test_a_scrape_without_the_database_still_counts_requests(self, settings, tmp_path):
+        from tests.test_operations import unreachable_database_urls
+
+        offline = create_app(settings.model_copy(update={"database_url": unreachable_database_urls(tmp_path)[0]}))
+        async with offline.router.lifespan_context(offline):
+            transport = httpx.ASGITransport(app=offline)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                await client.get("/healthz")
+                samples = await scrape(client)
+
+        assert not any(name.startswith("tickerfeed_outbox") and "depth" in name for name, _ in samples)
+        assert samples[("tickerfeed_http_requests_total", labels(route="/healthz", method="GET", status="200"))] >= 1
+
+
 class TestSharedCacheMetrics:
     async def test_counts_hits_and_misses(self, cached, article):  # noqa: F811
         before = await scrape(cached)

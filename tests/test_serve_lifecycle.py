@@ -17,19 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.mail_fixtures import free_port
 from tests.test_cli import TICKERFEED, wait_for
+from tests.test_metrics import COUNT_IN_A_PROCESS, Samples, labels, parse
 
 DRAIN_SECONDS, GRACE_SECONDS = 2.0, 15.0
 SIGN_UP = json.dumps({"email": "slow.reader@example.com", "newsletters": ["daily-headlines"]}).encode()
-COUNT_IN_A_PROCESS = """
-import sys
-from app.metrics import count_request
-for _ in range(int(sys.argv[1])):
-    count_request("/v1/articles", "GET", 200, 0.02)
-"""
 
 
 def serve(folder: Path, port: int, *arguments: str, **settings: str) -> subprocess.Popen:
@@ -124,36 +118,36 @@ class TestShutdown:
 
 
 class TestMultiProcessMetrics:
-    def test_serve_with_two_workers_counts_every_request_in_one_scrape(self, tmp_path):
+    def test_serve_with_two_workers_counts_every_request_in_one_scrape_on_the_metrics_port(self, tmp_path):
         metrics = tmp_path / "metrics"
         metrics.mkdir()
         # Values a previous run left behind: `serve` empties the directory first.
         stale = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
         subprocess.run([sys.executable, "-c", COUNT_IN_A_PROCESS, "5"], env=stale, check=True, timeout=60)
-        port = free_port()
-        process = serve(tmp_path, port, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=str(metrics))
+        port, metrics_port = free_port(), free_port()
+        process = serve(
+            tmp_path, port, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=str(metrics), METRICS_PORT=str(metrics_port)
+        )
         try:
             wait_for(f"http://127.0.0.1:{port}/healthz", seconds=120)
             for _ in range(12):  # a connection each: the kernel spreads them over the workers
                 assert httpx.get(f"http://127.0.0.1:{port}/v1/articles", timeout=10).status_code == 200
-            first = scraped(port)
-            second = scraped(port)
+            on_the_api = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+            first = scraped(metrics_port)
+            second = scraped(metrics_port)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
 
-        articles = ("tickerfeed_http_requests_total", (("method", "GET"), ("route", "/v1/articles"), ("status", "200")))
+        articles = ("tickerfeed_http_requests_total", labels(route="/v1/articles", method="GET", status="200"))
+        assert on_the_api.status_code == 404
         assert first[articles] == second[articles] == 12
-        scrapes = ("tickerfeed_http_requests_total", (("method", "GET"), ("route", "/metrics"), ("status", "200")))
+        scrapes = ("tickerfeed_http_requests_total", labels(route="/metrics", method="GET", status="200"))
         assert second[scrapes] == first.get(scrapes, 0) + 1
         assert process.returncode == 0
 
 
-def scraped(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scraped(port: int) -> Samples:
     response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert response.status_code == 200
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return parse(response.text)
