@@ -99,9 +99,8 @@ class DrainingProcess(multiprocess.Process):
     """A worker of `serve --workers N`, running a DrainingServer; uvicorn's supervisor sends
     each worker SIGTERM when it gets one."""
 
-    # Set in the supervisor by run_server; each instance carries it to its worker, pickled.
-    # (The worker must not import the settings to learn it: uvicorn's health check waits on
-    # `server` while the worker imports, and gives up after 5 s.)
+    # Set in the supervisor by run_server; each instance carries it to its worker, pickled,
+    # so the worker's health-check thread, which builds `server`, has no settings to import.
     drain_seconds = 0.0
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
