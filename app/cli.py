@@ -19,9 +19,10 @@ from app.api_keys.scopes import Scope
 from app.cli_errors import OneLineErrors
 from app.db import create_engine, create_sessionmaker, utcnow
 from app.demo.loader import is_empty, load_demo_content
-from app.logs import protect_logs
+from app.logs import configure_logging, protect_logs
+from app.metrics import metrics_directory
 from app.problems import Problem
-from app.serving import BoundedTargetHttpToolsProtocol
+from app.serving import BoundedTargetHttpToolsProtocol, run_server
 from app.settings import get_settings
 
 T = TypeVar("T")
@@ -141,7 +142,7 @@ def serve(host: str, port: int, workers: int) -> None:
         demo_load.callback(if_empty=True)  # type: ignore[misc]
     base = served_url(host, port)
     click.echo(f"tickerfeed on {base}/v1/articles  (docs: {base}/docs, links: {settings.api_url})")
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=host,
@@ -153,7 +154,18 @@ def serve(host: str, port: int, workers: int) -> None:
         # The client address is the app's to decide from TRUSTED_PROXIES (app/clients.py).
         proxy_headers=False,
         log_level=settings.log_level.lower(),
+        # Our handler and format (LOG_FORMAT) for uvicorn's records too; the app writes one
+        # line per request itself (app/observation.py), so uvicorn's access log is off.
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
+        # A spawned worker imports this command line (its parent's main module) before it can
+        # answer the supervisor's health check: seconds on a busy machine, past uvicorn's 5.
+        timeout_worker_healthcheck=30,
     )
+    configure_logging(settings.log_level, settings.log_format)
+    with metrics_directory(workers):
+        run_server(config, metrics_port=settings.metrics_port, drain_seconds=settings.shutdown_drain_seconds)
 
 
 @main.group()

@@ -21,9 +21,11 @@ from app.discovery import router as discovery_router
 from app.docs_pages import add_docs_pages
 from app.logs import configure_logging
 from app.feeds.router import router as feeds_router
+from app.metrics import router as metrics_router
 from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimitsMiddleware
 from app.openapi import install_openapi
 from app.newsletters.router import router as newsletters_router
+from app.observation import RequestObservationMiddleware
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
 from app.problems import add_exception_handlers
@@ -51,6 +53,7 @@ ROUTERS = [
     subscribers_router,
     api_keys_router,
     operations_router,
+    metrics_router,
 ]
 
 
@@ -62,7 +65,7 @@ def camel_case_operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await feed.close()
         await engine.dispose()
         await app.state.content_cache.close()
+        await app.state.rate_limiter.close()
 
     app = FastAPI(
         title="tickerfeed",
@@ -129,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
         max_age=600,
     )
+    # Outside everything but the request id: it counts and logs CORS and limit refusals and
+    # cache hits too, with the id.
+    app.add_middleware(RequestObservationMiddleware)
     # Added last, so it runs first: every response, including CORS and limit refusals, has an id.
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from app.caching.http import NO_STORE, http_cache
 from app.problems import problem_responses, problem_response
+from app.serving import DRAINING
 
 router = APIRouter(tags=["Operations"])
 
@@ -36,7 +37,10 @@ async def check_health() -> Health:
     responses=problem_responses(503),
 )
 async def check_readiness(request: Request) -> Health | JSONResponse:
-    """Ready when the database answers; a 503 problem when it does not."""
+    """Ready when the database answers and the process is not shutting down; a 503 problem otherwise."""
+    if DRAINING.is_set():
+        # First thing on SIGTERM: the load balancer stops sending before connections are refused.
+        return problem_response(request, 503, "The server is shutting down.", kind="not-ready")
     try:
         async with request.app.state.engine.connect() as connection:
             # Autocommit: a readiness probe must not queue behind writers for a lock.

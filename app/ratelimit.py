@@ -15,6 +15,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from app.metrics import RATE_LIMIT_REFUSALS
 from app.problems import RateLimited
 from app.settings import Settings
 
@@ -45,7 +46,8 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(storage)
 
     async def hit(self, limits: str, scope: str, identity: str) -> None:
-        """Counts one request against each limit in `limits` ("5/minute;100/day")."""
+        """Counts one request against each limit in `limits` ("5/minute;100/day"); `scope`
+        names the limit (`search:client`), in the counters and in the refusals metric."""
         for item in parsed_limits(limits):
             try:
                 allowed = await self.strategy.hit(item, scope, identity)
@@ -53,10 +55,17 @@ class RateLimiter:
                 logger.warning("rate limit storage unavailable; request allowed", exc_info=True)
                 return
             if not allowed:
+                RATE_LIMIT_REFUSALS.labels(scope).inc()
                 raise RateLimited(
                     "Too many requests; try again later.",
                     retry_after=await self._retry_after(item, scope, identity),
                 )
+
+    async def close(self) -> None:
+        """Closes the Redis client's connections, if the counters live in Redis."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
 
     async def _retry_after(self, item: RateLimitItem, scope: str, identity: str) -> int:
         stats = await self.strategy.get_window_stats(item, scope, identity)

@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     database_pool_size: int | None = Field(default=None, ge=1, le=200)
     secret_key: str = DEVELOPMENT_SECRET
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # `json`: one JSON object a line (a request's line carries its id, route, status, duration
+    # and cache outcome); `text` reads well in a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # Unset: /metrics is served on the API's port. Set: only on this port, which a deployment
+    # keeps off the public load balancer. METRICS_TOKEN, when set, is required as a bearer token.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: str | None = None
+    # SIGTERM: /readyz answers 503 for the drain while requests are still served, so a load
+    # balancer stops sending more; then new connections are refused and requests in flight get
+    # the grace period to finish before they are cancelled.
+    shutdown_drain_seconds: float = Field(default=5, ge=0, le=300)
+    shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://localhost:5173"]
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -2,6 +2,7 @@
 
 import re
 import socket
+import threading
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,18 @@ class TestCheckReadiness:
         response = await client.get("/readyz")
 
         assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+    async def test_is_a_503_problem_while_draining(self, client, monkeypatch):
+        """On SIGTERM the server drains first (app/serving.py): a load balancer stops sending."""
+        draining = threading.Event()
+        draining.set()
+        monkeypatch.setattr("app.operations.DRAINING", draining)
+
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+
+        assert_problem(ready, problem(503, "not-ready", "The server is shutting down."))
+        assert alive.status_code == 200
 
     @pytest.mark.parametrize("backend", [0, 1], ids=["sqlite", "postgresql"])
     async def test_is_a_503_problem_when_the_database_does_not_answer(self, tmp_path, backend):

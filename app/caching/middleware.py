@@ -23,6 +23,11 @@ from app.settings import Settings
 NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})
 RENDER_WAIT_SECONDS = 5.0
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since"})
+# A key of the request state, for the request log: how the shared cache took part. `hit`
+# answered from Redis; `miss` rendered (and perhaps stored); `bypass` not shareable (not a
+# GET, or a caller with a key); `none` no shared cache configured.
+CACHE_OUTCOME = "tickerfeed.cache"
+HIT, MISS, BYPASS, NO_CACHE = "hit", "miss", "bypass", "none"
 
 
 def is_anonymous(scope: Scope) -> bool:
@@ -45,6 +50,8 @@ class SharedCacheMiddleware:
         cache: SharedCache | None = state.content_cache.shared if state is not None else None
         key = lookup_key(scope, state.settings) if cache is not None else None
         if key is None or scope["method"] != "GET" or not is_anonymous(scope):
+            if cache is not None:
+                scope["state"][CACHE_OUTCOME] = BYPASS
             await self.app(scope, receive, send)
             return
         # The first request for a page in this process leads until it has answered; one that
@@ -71,8 +78,10 @@ class SharedCacheMiddleware:
                 await asyncio.wait_for(leader.wait(), RENDER_WAIT_SECONDS)
             found = await cache.lookup(key, now=clock())
         if found is not None:
+            scope["state"][CACHE_OUTCOME] = HIT
             await self._answer(scope, send, found)
             return
+        scope["state"][CACHE_OUTCOME] = MISS
         await self._run_and_store(scope, receive, send, cache, key)
 
     async def _answer(self, scope: Scope, send: Send, cached: CachedResponse) -> None:

@@ -45,6 +45,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from app.caching.state import REPRESENTATION_REVISION, ContentState, epoch_micros
+from app.metrics import SHARED_CACHE_ERRORS, SHARED_CACHE_LOOKUPS
 from app.problems import ServiceUnavailable
 from app.settings import Settings
 
@@ -210,6 +211,7 @@ class SharedCache:
         return time.monotonic() >= self._unavailable_until
 
     def _failed(self, what: str) -> None:
+        SHARED_CACHE_ERRORS.labels(what).inc()
         self._unavailable_until = time.monotonic() + UNAVAILABLE_SECONDS
         logger.warning("shared cache unreachable (%s); reading around it for %.0f s", what, UNAVAILABLE_SECONDS,
                        exc_info=True)
@@ -221,14 +223,17 @@ class SharedCache:
         """The response stored for `request_key` if every version it was built from is
         current; None otherwise, or when Redis does not answer."""
         if not self._available():
+            SHARED_CACHE_LOOKUPS.labels("unavailable").inc()
             return None
         try:
             record = await self._lookup(
                 keys=[self._response_key(request_key)], args=[self.key_prefix, epoch_micros(now)]
             )
         except RedisError:
+            SHARED_CACHE_LOOKUPS.labels("error").inc()
             self._failed("look-up")
             return None
+        SHARED_CACHE_LOOKUPS.labels("hit" if record else "miss").inc()
         if not record:
             return None
         try:

@@ -8,7 +8,7 @@ A failed attempt goes back to `queued` with exponential backoff until
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import aiosmtplib
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import utcnow
 from app.mail.outbox import FAILED, QUEUED, SENT, SKIPPED, OutboxRepository
+from app.metrics import count_deliveries
 from app.mail.transport import TRANSIENT_ERRORS, Outgoing, SmtpConnection, is_permanent
 from app.models import OutboundEmail
 from app.newsletters.mailing import EditionCache, Unbuildable, compose
@@ -172,7 +173,9 @@ async def deliver_batch(
         composed = {m.id: Unbuildable(_describe(error)) for m in messages}  # type: ignore[misc]
     outcomes = await _send_all(settings, messages, composed)
     async with sessionmaker() as session, session.begin():
-        return await _record(session, settings, messages, outcomes, clock())
+        report = await _record(session, settings, messages, outcomes, clock())
+    count_deliveries("mail", asdict(report))
+    return report
 
 
 def lease_for(settings: Settings, batch_size: int) -> timedelta:

@@ -221,7 +221,11 @@ def serve_command_options(
         "load_demo_content": False,
     }
     monkeypatch.setattr(cli, "get_settings", lambda: settings.model_copy(update=scratch))
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **options: started.update(options))
+
+    def run_server(config: uvicorn.Config, **_: Any) -> None:
+        started.update(proxy_headers=config.proxy_headers, forwarded_allow_ips=config.forwarded_allow_ips)
+
+    monkeypatch.setattr(cli, "run_server", run_server)
     cli.serve.callback(host="127.0.0.1", port=8000, workers=1)  # type: ignore[misc]
     return started
 
