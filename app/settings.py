@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
     mail_retry_base_seconds: int = Field(default=60, ge=1)
     mail_lease_seconds: int = Field(default=300, ge=10)
+    # `tickerfeed worker`: a claimed mail's lease, renewed every third of it while it is sent,
+    # so a worker that dies holds its mail this long at most; the grace a stopping worker
+    # gives its batch in flight; the file it touches after each round of work (`--check`).
+    worker_lease_seconds: int = Field(default=45, ge=3, le=600)
+    worker_shutdown_grace_seconds: float = Field(default=20, gt=0, le=600)
+    worker_heartbeat_file: str = "/tmp/tickerfeed-worker.heartbeat"
 
     confirmation_token_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
     confirmation_resend_minutes: int = Field(default=15, ge=0)

@@ -4,7 +4,7 @@ from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
 from app.models.content_key import ContentKey
-from app.models.newsletter import Newsletter
+from app.models.newsletter import Newsletter, NewsletterEdition
 from app.models.outbox import OutboundEmail
 from app.models.subscription import (
     ConfirmationToken,
@@ -26,6 +26,7 @@ __all__ = [
     "ContentKey",
     "ConfirmationToken",
     "Newsletter",
+    "NewsletterEdition",
     "OutboundEmail",
     "Subscriber",
     "SubscriberAuthor",
