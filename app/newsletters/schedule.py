@@ -19,7 +19,7 @@ first instant after the gap; in a fall-back overlap (01:00 twice) the first 01:0
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -43,8 +43,10 @@ class QueuedEdition:
 
 
 def send_time(newsletter: Newsletter, day: date) -> datetime:
-    """When `day`'s edition is due, as an aware datetime (fold=0: see the module's note)."""
-    return datetime.combine(day, time(newsletter.send_hour), tzinfo=ZoneInfo(newsletter.time_zone))
+    """When `day`'s edition is due, in UTC (fold=0: see the module's note). In UTC because
+    a local time in a DST gap compares unequal to every instant of another zone (PEP 495)."""
+    local = datetime.combine(day, time(newsletter.send_hour), tzinfo=ZoneInfo(newsletter.time_zone))
+    return local.astimezone(UTC)
 
 
 def due_day(newsletter: Newsletter, now: datetime) -> date | None:
