@@ -4,6 +4,7 @@ temporary folder, on a free port), its own redis-server, `tickerfeed serve` and
 servers. Deselected by default; `make faults` runs them (`-m faults`).
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -17,6 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+
+from app.db import create_engine
+from app.settings import Settings
 
 from tests.mail_fixtures import free_port
 
@@ -96,8 +101,8 @@ def postgres() -> Iterator[OwnPostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def redis() -> Iterator[OwnRedis]:
+@contextlib.contextmanager
+def running_redis() -> Iterator[OwnRedis]:
     server = OwnRedis()
     server.start()
     try:
@@ -105,6 +110,20 @@ def redis() -> Iterator[OwnRedis]:
     finally:
         if server.process is not None and server.process.poll() is None:
             server.stop()
+
+
+@pytest.fixture
+def redis() -> Iterator[OwnRedis]:
+    """The shared cache's server (REDIS_URL)."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def limits_redis() -> Iterator[OwnRedis]:
+    """The rate-limit counters' server (RATE_LIMIT_REDIS_URL), apart as in production."""
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture
@@ -136,6 +155,12 @@ def tickerfeed(environment: dict[str, str], workdir: Path, *arguments: str) -> s
     return done.stdout
 
 
+def write_key(environment: dict[str, str], workdir: Path) -> str:
+    """A new key with scope content:write."""
+    created = tickerfeed(environment, workdir, "keys", "create", "--name", "faults", "--scope", "content:write")
+    return created.split()[-1]
+
+
 class Api:
     """`tickerfeed serve` on a free port, as a subprocess."""
 
@@ -152,11 +177,12 @@ class Api:
             assert self.process.poll() is None, (workdir / "api.log").read_text()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
+                    break
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline, "the API did not get ready"
             time.sleep(0.2)
+        self.author = httpx.get(f"{self.url}/v1/authors").json()["items"][0]["slug"]
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -165,6 +191,18 @@ class Api:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+async def stored_titles(database_url: str) -> set[str]:
+    """Titles of the articles the load wrote (`tests.faults.load.unique_title`)."""
+    settings = Settings(environment="test", database_url=database_url, secret_key="x", _env_file=None)  # type: ignore[call-arg]
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT title FROM article WHERE title LIKE 'Fault test %'"))
+            return {row[0] for row in rows}
+    finally:
+        await engine.dispose()
 
 
 def report(title: str, **numbers: Any) -> None:

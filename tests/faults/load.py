@@ -74,6 +74,40 @@ def unique_title() -> str:
     return f"Fault test {uuid.uuid4().hex[:12]}"
 
 
+def publish(author: str) -> Callable[[int], tuple[str, str, dict | None]]:
+    """The write of the load: a published article with a title of its own."""
+    return lambda n: (
+        "POST", "/v1/articles",
+        {"title": unique_title(), "body_markdown": "Body.", "author": author, "status": "published"},
+    )
+
+
+async def with_outage(
+    load: Load,
+    clients: dict[str, int],
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    *,
+    outage: float,
+    recovery: float,
+) -> tuple[float, float, float]:
+    """Runs the load, 3 s in `stop()`s a server, `start()`s it `outage` seconds later,
+    then keeps the load up `recovery` + 4 seconds; when it went down, when its restart
+    began and when it answered again."""
+    running = load.run(clients)
+    await asyncio.sleep(3)
+    down_at = load.now()
+    await asyncio.to_thread(stop)
+    await asyncio.sleep(outage)
+    restart_at = load.now()
+    await asyncio.to_thread(start)
+    up_at = load.now()
+    await asyncio.sleep(recovery + 4)
+    load.stopping = True
+    await running
+    return down_at, restart_at, up_at
+
+
 def summary(answers: list[Answer]) -> dict[str, int]:
     counted: dict[str, int] = {}
     for answer in answers:

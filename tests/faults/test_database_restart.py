@@ -2,70 +2,43 @@
 the outage get 503 problem documents (no hangs, no 500s), a refused write left nothing
 behind, and the same API process serves again within seconds of the database's return."""
 
-import asyncio
 import json
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import text
-
-from app.db import create_engine
-from app.settings import Settings
-from tests.faults.conftest import Api, OwnPostgres, app_environment, report, tickerfeed
-from tests.faults.load import TIMEOUT, Load, summary, unique_title
+from tests.faults.conftest import Api, OwnPostgres, app_environment, report, stored_titles, tickerfeed, write_key
+from tests.faults.load import TIMEOUT, Load, publish, summary, with_outage
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio]
 OUTAGE_SECONDS = 4
 RECOVERY_SECONDS = 5
 
 
-async def stored_titles(database_url: str) -> set[str]:
-    settings = Settings(environment="test", database_url=database_url, secret_key="x", _env_file=None)  # type: ignore[call-arg]
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(text("SELECT title FROM article WHERE title LIKE 'Fault test %'"))
-            return {row[0] for row in rows}
-    finally:
-        await engine.dispose()
-
-
 async def test_postgresql_restart_under_load(postgres: OwnPostgres, workdir: Path) -> None:
     environment = app_environment(postgres.url, workdir)
     tickerfeed(environment, workdir, "migrate")
-    key = tickerfeed(environment, workdir, "keys", "create", "--name", "faults", "--scope", "content:write").split()[-1]
+    key = write_key(environment, workdir)
     api = Api(environment, workdir)
     try:
-        author = httpx.get(f"{api.url}/v1/authors").json()["items"][0]["slug"]
         load = Load(
             api.url,
             {
                 "read": lambda n: ("GET", f"/v1/articles?limit={n % 20 + 1}", None),
                 "detail": lambda n: ("GET", "/v1/authors", None),
-                "write": lambda n: (
-                    "POST", "/v1/articles",
-                    {"title": unique_title(), "body_markdown": "Body.", "author": author, "status": "published"},
-                ),
+                "write": publish(api.author),
             },
             headers={"Authorization": f"Bearer {key}"},
         )
-        running = load.run({"read": 3, "detail": 1, "write": 2})
-        await asyncio.sleep(3)
-        down_at = load.now()
-        await asyncio.to_thread(postgres.stop)
-        await asyncio.sleep(OUTAGE_SECONDS)
-        await asyncio.to_thread(postgres.start)
-        up_at = load.now()
-        await asyncio.sleep(RECOVERY_SECONDS + 4)
-        load.stopping = True
-        await running
+        down_at, restart_at, up_at = await with_outage(
+            load, {"read": 3, "detail": 1, "write": 2}, postgres.stop, postgres.start,
+            outage=OUTAGE_SECONDS, recovery=RECOVERY_SECONDS,
+        )
     finally:
         api.stop()
     log = (workdir / "api.log").read_text()
 
     before, during, after = (
-        load.between(0, down_at), load.between(down_at, up_at), load.between(up_at, load.now())
+        load.between(0, down_at), load.between(down_at, restart_at), load.between(up_at, load.now())
     )
     successes_after = [a for a in after if a.status in (200, 201)]
     recovered_in = successes_after[0].at + successes_after[0].seconds - up_at if successes_after else None
