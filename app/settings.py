@@ -96,6 +96,12 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("smtp_user", "smtp_password", mode="before")
+    @classmethod
+    def unset_when_empty(cls, value: object) -> object:
+        # Compose passes `SMTP_USER: ${SMTP_USER:-}` as an empty string: no login, not an empty one.
+        return None if value == "" else value
+
     @field_validator("trusted_proxies")
     @classmethod
     def check_networks(cls, networks: list[str]) -> list[str]:
