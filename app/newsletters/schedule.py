@@ -90,8 +90,12 @@ async def queue_due_editions(
         day = due_day(newsletter, now)
         if day is None:
             continue
-        async with sessionmaker() as session, session.begin():
-            edition = await queue_edition_once(session, settings, newsletter, day, now=now)
+        try:
+            async with sessionmaker() as session, session.begin():
+                edition = await queue_edition_once(session, settings, newsletter, day, now=now)
+        except Exception:  # one newsletter's failure does not hold back the others
+            logger.exception("edition of newsletter %s not queued; trying again next pass", newsletter.slug)
+            continue
         if edition is not None:
             logger.info(
                 "queued %s %s: %d articles, %d messages",
