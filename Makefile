@@ -37,6 +37,14 @@ test-sqlite: install
 test-postgresql: install
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest
 
+# Fault tests (issue 13, tests/faults/): each starts its own PostgreSQL (initdb on a free
+# port; FAULTS_PG_BIN, default /usr/lib/postgresql/15/bin) and redis-server, never the
+# shared ones, then kills a worker, restarts PostgreSQL or stops Redis under load and
+# prints what clients saw (lines starting FAULT). About 3 minutes; CI runs them all.
+.PHONY: faults
+faults: install
+	$(UV) run --frozen pytest -m faults tests/faults -s -q
+
 # Benchmarks (issue 5): `make bench` (10k on PostgreSQL), `make bench SIZE=1m`. See bench/README.md.
 SIZE ?= 10k
 .PHONY: bench

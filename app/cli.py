@@ -229,22 +229,16 @@ def _queue(slug: str, day: str | None, allow_empty: bool) -> tuple[str, int, int
         raise click.ClickException(problem.detail) from problem
 
 
-def _deliver(batch_size: int, concurrency: int, watch: float | None = None) -> Any:
+def _deliver(batch_size: int, concurrency: int) -> Any:
     from app.mail.delivery import deliver_due
 
     async def run() -> Any:
         settings = get_settings()
         engine = create_engine(settings)
         try:
-            while True:
-                report = await deliver_due(
-                    create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
-                )
-                if watch is None:
-                    return report
-                if report.sent or report.retried or report.failed:
-                    click.echo(_summary(report))
-                await asyncio.sleep(watch)
+            return await deliver_due(
+                create_sessionmaker(engine), settings, batch_size=batch_size, concurrency=concurrency
+            )
         finally:
             await engine.dispose()
 
@@ -280,11 +274,16 @@ def newsletter_queue(slug: str, day: str | None, allow_empty: bool) -> None:
 @CONCURRENCY_OPTION
 @click.option(
     "--watch", type=click.FloatRange(min=1), metavar="SECONDS",
-    help="Keep running, looking for due mail every SECONDS (a worker); several may run at once.",
+    help="Keep running, looking for due mail every SECONDS: `tickerfeed worker`'s mail job alone.",
 )
 def newsletter_deliver(batch_size: int, concurrency: int, watch: float | None) -> None:
     """Send every due message in the outbox (editions, confirmations, retries), then exit."""
-    click.echo(_summary(_deliver(batch_size, concurrency, watch)))
+    if watch is not None:
+        from app.worker import mail_job
+
+        _run_worker([mail_job(concurrency=concurrency, idle_seconds=watch)], batch_size)
+        return
+    click.echo(_summary(_deliver(batch_size, concurrency)))
 
 
 @newsletter.command("send")
@@ -321,6 +320,38 @@ def changes_prune(older_than_days: int | None) -> None:
         return await session.run_sync(lambda sync: prune_changes(sync.connection(), before=before))
 
     click.echo(f"pruned {in_transaction(prune)} changes older than {days} days")
+
+
+def _run_worker(jobs: Any, batch_size: int) -> None:
+    from app.logs import configure_logging
+    from app.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(settings, jobs, batch_size=batch_size))
+
+
+@main.command()
+@BATCH_OPTION
+@CONCURRENCY_OPTION
+@click.option(
+    "--check", is_flag=True,
+    help="Exit 0 if a worker on this machine finished a round of work lately, else 1 (a healthcheck).",
+)
+@click.option("--max-age", default=120, show_default=True, type=click.IntRange(1), metavar="SECONDS")
+def worker(batch_size: int, concurrency: int, check: bool, max_age: int) -> None:
+    """The background process: queues each newsletter's edition at its send hour and
+    delivers mail, until SIGTERM or SIGINT. Several may run at once."""
+    from app.worker import JOBS, heartbeat_age, mail_job
+
+    if check:
+        age = heartbeat_age(get_settings().worker_heartbeat_file)
+        if age is None or age > max_age:
+            raise click.ClickException("no worker round finished in the last {} s".format(max_age))
+        click.echo(f"worker alive: last round {age:.0f} s ago")
+        return
+    jobs = [mail_job(concurrency=concurrency) if job.name == "mail" else job for job in JOBS]
+    _run_worker(jobs, batch_size)
 
 
 @main.command("mail-catcher")

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -251,6 +252,51 @@ def _violated_constraint(exc: Exception) -> str:
     return str(driver_error) if driver_error is not None and "sqlite" in type(driver_error).__module__ else type(exc).__name__
 
 
+# What the database (or its driver) raises when it cannot be reached or went away mid-way:
+# refused or dropped connections, a server shutting down or starting up, a pool with no
+# connection to give. Found by class name in the chain of causes, so that the drivers need
+# not be imported here.
+UNREACHABLE_DRIVER_ERRORS = frozenset({
+    "CannotConnectNowError",  # the database system is starting up / shutting down
+    "AdminShutdownError",  # terminated by an administrator's command (a restart)
+    "CrashShutdownError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "InternalClientError",  # asyncpg's protocol state after the server dropped the connection
+})
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """True when `error` says the database could not be reached, not that a statement was wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)):
+            return True
+        if type(current).__name__ in UNREACHABLE_DRIVER_ERRORS:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 problem when the database cannot be reached (the request's transaction never
+    committed, so nothing was written), else the 500 of any unexpected error. Registered for
+    the error classes themselves, so Starlette answers here and does not re-raise."""
+    if not is_database_unreachable(exc):
+        return await handle_unexpected_error(request, exc)
+    request_id = getattr(request.state, "request_id", "-")
+    logger.warning("database unreachable in request %s: %s", request_id, type(exc).__name__)
+    return problem_response(
+        request, 503, "The database does not answer; try again shortly.", kind="unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
@@ -267,6 +313,8 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(IntegrityError, handle_integrity_error)
+    for error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(error, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
 
 

@@ -16,10 +16,11 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from app.metrics import RATE_LIMIT_REFUSALS
-from app.problems import RateLimited
+from app.problems import RateLimited, ServiceUnavailable
 from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.ratelimit")
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 def create_storage(settings: Settings) -> Storage:
@@ -45,14 +46,26 @@ class RateLimiter:
         self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
 
-    async def hit(self, limits: str, scope: str, identity: str) -> None:
+    async def hit(self, limits: str, scope: str, identity: str, *, fail_closed: bool = False) -> None:
         """Counts one request against each limit in `limits` ("5/minute;100/day"); `scope`
-        names the limit (`search:client`), in the counters and in the refusals metric."""
+        names the limit (`search:client`), in the counters and in the refusals metric.
+
+        When the counters cannot be reached, a limit that guards reads fails open (the
+        request goes on: searches keep working while Redis is away), and one with
+        `fail_closed` refuses with a 503: a sign-up mails an address its sender may not
+        own, and without its counters nothing would stop mail-bombing that address.
+        """
         for item in parsed_limits(limits):
             try:
                 allowed = await self.strategy.hit(item, scope, identity)
-            except Exception:  # an unreachable Redis must not take sign-ups down with it
-                logger.warning("rate limit storage unavailable; request allowed", exc_info=True)
+            except Exception as error:
+                if fail_closed:
+                    logger.warning("rate limit storage unavailable; %s refused", scope)
+                    raise ServiceUnavailable(
+                        "Rate limits cannot be checked right now; try again shortly.",
+                        retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+                    ) from error
+                logger.warning("rate limit storage unavailable; %s allowed", scope, exc_info=True)
                 return
             if not allowed:
                 RATE_LIMIT_REFUSALS.labels(scope).inc()

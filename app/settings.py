@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
     mail_retry_base_seconds: int = Field(default=60, ge=1)
     mail_lease_seconds: int = Field(default=300, ge=10)
+    # `tickerfeed worker`: a claimed mail's lease, renewed every third of it while it is sent,
+    # so a worker that dies holds its mail this long at most; the grace a stopping worker
+    # gives its batch in flight; the file it touches after each round of work (`--check`).
+    worker_lease_seconds: int = Field(default=45, ge=3, le=600)
+    worker_shutdown_grace_seconds: float = Field(default=20, gt=0, le=600)
+    worker_heartbeat_file: str = "/tmp/tickerfeed-worker.heartbeat"
 
     confirmation_token_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
     confirmation_resend_minutes: int = Field(default=15, ge=0)
@@ -116,6 +122,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("smtp_user", "smtp_password", mode="before")
+    @classmethod
+    def unset_when_empty(cls, value: object) -> object:
+        # Compose passes `SMTP_USER: ${SMTP_USER:-}` as an empty string: no login, not an empty one.
+        return None if value == "" else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback, and an app that delivers to it."""
 
+import asyncio
 import email
 import os
 import re
@@ -37,8 +38,11 @@ class Collector:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []  # RCPT TO of each accepted message
         self.reply: str | None = None
+        self.delay = 0.0  # seconds each message takes, for tests of slow servers
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.reply is not None:
             return self.reply
         message = email.message_from_bytes(envelope.content, policy=default_policy)

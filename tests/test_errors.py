@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from app.articles.repository import ArticleRepository
 from app.authors import service as authors_service
@@ -345,6 +346,40 @@ class TestUnexpectedErrors:
         )
         assert "secret" not in response.text and "RuntimeError" not in response.text
         assert any(record.exc_info and "trace-123" in record.getMessage() for record in caplog.records)
+
+
+class TestDatabaseUnreachable:
+    """What PostgreSQL's restart raises (tests/faults/test_database_restart.py has the real
+    one): a 503 problem with Retry-After, not a 500; a statement's own error stays a 500."""
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            ConnectionRefusedError(111, "Connection refused"),
+            OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly")),
+            DBAPIError("SELECT 1", {}, type("CannotConnectNowError", (Exception,), {})("starting up")),
+            DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
+        ],
+        ids=["refused", "operational", "starting-up", "invalidated"],
+    )
+    async def test_is_a_503_problem(self, app, client, error):
+        async def unreachable() -> None:
+            raise error
+
+        app.add_api_route("/test-only/unreachable", unreachable)
+
+        response = await client.get("/test-only/unreachable")
+
+        assert_problem(response, problem(503, "unavailable", "The database does not answer; try again shortly."))
+        assert response.headers["Retry-After"] == "2"
+
+    async def test_a_statements_own_error_stays_a_500(self, app, client):
+        async def wrong() -> None:
+            raise ProgrammingError("SELEC 1", {}, Exception("syntax error"))
+
+        app.add_api_route("/test-only/wrong", wrong)
+
+        assert (await client.get("/test-only/wrong")).status_code == 500
 
 
 class TestFailedWrites:

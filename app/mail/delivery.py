@@ -25,6 +25,7 @@ from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.mail")
 MAX_BACKOFF = timedelta(hours=6)
+RELEASED = "released"  # an outcome only: the row goes back to `queued`, its attempt returned
 
 
 @dataclass
@@ -33,9 +34,10 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
+    released: int = 0  # handed back unsent by a deliverer told to stop
 
     def add(self, other: "DeliveryReport") -> None:
-        for name in ("sent", "retried", "failed", "skipped"):
+        for name in ("sent", "retried", "failed", "skipped", "released"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -55,8 +57,10 @@ async def _send_all(
     settings: Settings,
     messages: Sequence[OutboundEmail],
     composed: dict[int, Outgoing | Unbuildable | None],
+    stopping: asyncio.Event | None = None,
 ) -> dict[int, Outcome]:
-    """An outcome for every message, whatever goes wrong: none is left in `sending`."""
+    """An outcome for every message, whatever goes wrong: none is left in `sending`. Once
+    `stopping` is set, the messages not sent yet are released rather than sent."""
     outcomes: dict[int, Outcome] = {}
     pending: list[tuple[int, Outgoing]] = []
     for message in messages:
@@ -73,6 +77,8 @@ async def _send_all(
     try:
         async with SmtpConnection(settings) as smtp:
             for message_id, outgoing in pending:
+                if stopping is not None and stopping.is_set():
+                    break
                 try:
                     await smtp.send(outgoing.message, recipient=outgoing.recipient)
                     outcomes[message_id] = Outcome(SENT)
@@ -92,6 +98,8 @@ async def _send_all(
             logger.exception("mail delivery stopped")
         for message_id, _ in pending:
             outcomes.setdefault(message_id, Outcome(QUEUED, _describe(error)))
+    for message_id, _ in pending:
+        outcomes.setdefault(message_id, Outcome(RELEASED))
     return outcomes
 
 
@@ -116,10 +124,14 @@ async def _record(
     """Sent rows in one statement (a batch shares its claim); the rest one by one."""
     repository = OutboxRepository(session)
     sent = [message for message in messages if outcomes[message.id].status == SENT]  # type: ignore[index]
-    report = DeliveryReport(sent=await repository.finish_sent(sent, now=now))
+    released = [message for message in messages if outcomes[message.id].status == RELEASED]  # type: ignore[index]
+    report = DeliveryReport(
+        sent=await repository.finish_sent(sent, now=now),
+        released=await repository.release(released, now=now),
+    )
     for message in messages:
         outcome = outcomes[message.id]  # type: ignore[index]
-        if outcome.status == SENT:
+        if outcome.status in (SENT, RELEASED):
             continue
         status, retry_at = outcome.status, None
         if status == QUEUED and message.attempts >= settings.mail_max_attempts:
@@ -151,9 +163,20 @@ async def deliver_batch(
     cache: EditionCache,
     clock: Callable[[], datetime] = utcnow,
     only_ids: Sequence[int] | None = None,
+    lease: timedelta | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> DeliveryReport | None:
-    """One claim-send-record round; None when nothing was due."""
-    lease = lease_for(settings, batch_size)
+    """One claim-send-record round; None when nothing was due.
+
+    With `lease` (the worker's), the claim is short and a heartbeat renews it every third of
+    it while the batch is composed and sent: a deliverer that dies holds its mail for at most
+    one lease. Without, the lease covers the whole batch at its slowest (`lease_for`). A
+    batch cancelled midway hands its rows back.
+    """
+    renewed = lease is not None
+    lease = lease if lease is not None else lease_for(settings, batch_size)
+    if stopping is not None and stopping.is_set():
+        return None
     async with sessionmaker() as session, session.begin():
         messages = await OutboxRepository(session).claim(
             now=clock(),
@@ -164,18 +187,58 @@ async def deliver_batch(
         )
     if not messages:
         return None
-    composed: dict[int, Outgoing | Unbuildable | None]
+    heartbeat = (
+        asyncio.create_task(_renew(sessionmaker, messages[0].claim_token, lease, clock))  # type: ignore[arg-type]
+        if renewed else None
+    )
     try:
-        async with sessionmaker() as session, session.begin():
-            composed = await compose(session, settings, messages, now=clock(), cache=cache)
-    except Exception as error:  # e.g. the database went away: the whole batch is retried
-        logger.exception("composing mails %s failed", [m.id for m in messages])
-        composed = {m.id: Unbuildable(_describe(error)) for m in messages}  # type: ignore[misc]
-    outcomes = await _send_all(settings, messages, composed)
+        composed: dict[int, Outgoing | Unbuildable | None]
+        try:
+            async with sessionmaker() as session, session.begin():
+                composed = await compose(session, settings, messages, now=clock(), cache=cache)
+        except Exception as error:  # e.g. the database went away: the whole batch is retried
+            logger.exception("composing mails %s failed", [m.id for m in messages])
+            composed = {m.id: Unbuildable(_describe(error)) for m in messages}  # type: ignore[misc]
+        outcomes = await _send_all(settings, messages, composed, stopping)
+    except asyncio.CancelledError:
+        # Stopped past the grace period: whatever this batch sent is unrecorded and will be
+        # sent again (at most this batch); the rest goes back now, not after the lease.
+        await asyncio.shield(_release(sessionmaker, messages, clock()))
+        raise
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
     async with sessionmaker() as session, session.begin():
         report = await _record(session, settings, messages, outcomes, clock())
     count_deliveries("mail", asdict(report))
     return report
+
+
+async def _renew(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    claim_token: str,
+    lease: timedelta,
+    clock: Callable[[], datetime],
+) -> None:
+    """The heartbeat: every third of the lease, pushes the claimed rows' lease out again."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        try:
+            async with sessionmaker() as session, session.begin():
+                now = clock()
+                await OutboxRepository(session).renew(claim_token, until=now + lease, now=now)
+        except Exception:  # the database is away: the next beat tries again within the lease
+            logger.warning("could not renew the lease of claim %s", claim_token[:8], exc_info=True)
+
+
+async def _release(
+    sessionmaker: async_sessionmaker[AsyncSession], messages: Sequence[OutboundEmail], now: datetime
+) -> None:
+    try:
+        async with sessionmaker() as session, session.begin():
+            await OutboxRepository(session).release(messages, now=now)
+    except Exception:  # the lease runs out instead
+        logger.warning("could not release mails %s", [m.id for m in messages], exc_info=True)
 
 
 def lease_for(settings: Settings, batch_size: int) -> timedelta:

@@ -197,6 +197,34 @@ class OutboxRepository:
 
     async def finish_sent(self, messages: Sequence[OutboundEmail], *, now: datetime) -> int:
         """Marks a batch sent in one statement, for rows this deliverer still holds."""
+        return await self._update_held(
+            messages, status=SENT, sent_at=now, updated_at=now, lease_until=None, last_error=None
+        )
+
+    async def renew(self, claim_token: str, *, until: datetime, now: datetime) -> int:
+        """Extends the lease of the rows a deliverer claimed and still holds (its heartbeat)."""
+        statement = (
+            update(OutboundEmail)
+            .where(col(OutboundEmail.claim_token) == claim_token, col(OutboundEmail.status) == SENDING)
+            .values(lease_until=until, updated_at=now)
+        )
+        result = await self.session.exec(statement)  # type: ignore[call-overload]
+        return result.rowcount or 0
+
+    async def release(self, messages: Sequence[OutboundEmail], *, now: datetime) -> int:
+        """Hands claimed rows back unsent (a worker stopping): due now for any deliverer,
+        and the attempt the claim counted is given back."""
+        return await self._update_held(
+            messages,
+            status=QUEUED,
+            lease_until=None,
+            next_attempt_at=now,
+            attempts=col(OutboundEmail.attempts) - 1,
+            updated_at=now,
+        )
+
+    async def _update_held(self, messages: Sequence[OutboundEmail], **values: object) -> int:
+        """One statement for the rows of a batch (one claim) that its deliverer still holds."""
         if not messages:
             return 0
         statement = (
@@ -204,14 +232,9 @@ class OutboxRepository:
             .where(
                 col(OutboundEmail.id).in_([message.id for message in messages]),
                 col(OutboundEmail.claim_token) == messages[0].claim_token,
+                col(OutboundEmail.status) == SENDING,
             )
-            .values(
-                status=SENT,
-                sent_at=now,
-                updated_at=now,
-                lease_until=None,
-                last_error=None,
-            )
+            .values(**values)
         )
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return result.rowcount or 0

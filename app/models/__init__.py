@@ -5,7 +5,7 @@ from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
 from app.models.change import ArticleChange, ArticleChangeTicker, ArticleMirrorState, ChangeLogHead
 from app.models.content_key import ContentKey
-from app.models.newsletter import Newsletter
+from app.models.newsletter import Newsletter, NewsletterEdition
 from app.models.outbox import OutboundEmail
 from app.models.subscription import (
     ConfirmationToken,
@@ -31,6 +31,7 @@ __all__ = [
     "ContentKey",
     "ConfirmationToken",
     "Newsletter",
+    "NewsletterEdition",
     "OutboundEmail",
     "Subscriber",
     "SubscriberAuthor",

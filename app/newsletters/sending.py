@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.mail.outbox import OutboxRepository
 from app.newsletters import service
+from app.newsletters.repository import NewsletterRepository
 from app.problems import InvalidFields
 from app.settings import Settings
 
@@ -37,4 +38,6 @@ async def queue_edition(
         queued = await OutboxRepository(session).queue_edition(
             newsletter_id=newsletter.id, day=edition_day, now=now
         )
+        # The worker's scheduler then counts the day as queued (app.newsletters.schedule).
+        await NewsletterRepository(session).claim_edition(newsletter_id=newsletter.id, day=edition_day, now=now)
     return f"{newsletter.slug} {edition_day.isoformat()}", len(articles), queued

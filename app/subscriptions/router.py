@@ -73,7 +73,7 @@ async def send_now(app: FastAPI, message_ids: list[int], now: datetime) -> None:
     summary="Subscribe to newsletters",
     status_code=202,
     response_model=SubscriptionAccepted,
-    responses=problem_responses(400, 413, 415, 422, 429),
+    responses=problem_responses(400, 413, 415, 422, 429, 503),
     dependencies=[JSON_BODY],
 )
 async def create_subscription(
@@ -87,11 +87,12 @@ async def create_subscription(
 ) -> SubscriptionAccepted:
     """Starts a double opt-in: a confirmation link is mailed. The answer is the same for every address."""
     settings = request.app.state.settings
+    # Fail closed: each sign-up mails someone (app.ratelimit).
     await limiter.hit(
-        settings.rate_limit_subscribe_per_client, "subscribe:client", client.rate_limit_key
+        settings.rate_limit_subscribe_per_client, "subscribe:client", client.rate_limit_key, fail_closed=True
     )
     await limiter.hit(
-        settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower()
+        settings.rate_limit_subscribe_per_email, "subscribe:email", data.email.lower(), fail_closed=True
     )
     message_id = await service.subscribe(
         session, data=data, client=client.address, settings=settings, now=now

@@ -80,6 +80,39 @@ def make_app(
     return make
 
 
+class UnreachableCounters:
+    """A rate-limit strategy whose storage does not answer, as when Redis is stopped."""
+
+    async def hit(self, *arguments: Any) -> bool:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+
+class TestWithoutCounters:
+    """Sign-ups fail closed, searches fail open (app/ratelimit.py says why);
+    tests/faults/test_redis_outage.py stops a real Redis."""
+
+    async def test_refuse_sign_ups_with_a_503(self, make_app: Any) -> None:
+        app = make_app()
+        async with client_for(app) as client:
+            await client.get("/healthz")  # the lifespan has made the limiter by now
+            app.state.rate_limiter.strategy = UnreachableCounters()
+            answer = await subscribe(client, "someone@example.com")
+
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "/problems/unavailable"
+        assert answer.headers["retry-after"] == "5"
+
+    async def test_let_searches_through(self, make_app: Any) -> None:
+        app = make_app()
+        async with client_for(app) as client:
+            await client.get("/healthz")
+            app.state.rate_limiter.strategy = UnreachableCounters()
+            answer = await client.get("/v1/articles", params={"q": "nvidia"})
+
+        assert answer.status_code == 200
+
+
 class TestSubscribeLimits:
     async def test_limits_each_client_address(self, make_app: Any) -> None:
         app = make_app(rate_limit_subscribe_per_client="3/minute")
