@@ -17,7 +17,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 KEYED = {
     "createArticle", "updateArticle", "deleteArticle", "createAuthor", "updateAuthor", "deleteAuthor",
     "createTicker", "updateTicker", "deleteTicker", "createTag", "createNewsletter",
-    "listSubscribers", "exportSubscribers", "listApiKeys", "createApiKey", "revokeApiKey",
+    "listSubscribers", "exportSubscribers", "listApiKeys", "createApiKey", "revokeApiKey", "listChanges",
+    "createWebhook", "listWebhooks", "getWebhook", "updateWebhook", "deleteWebhook", "listWebhookDeliveries",
+    "testWebhook",
 }
 SUBSCRIBER_TOKEN = {"getMySubscription", "updateMySubscription", "unsubscribe", "checkUnsubscribeLink"}
 METHODS = {"get", "post", "put", "patch", "delete"}

@@ -87,8 +87,11 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 def check_address(address: IPAddress, *, allow_private: bool) -> None:
     """`RefusedTarget` unless `address` is public (or loopback, when allowed)."""
     if isinstance(address, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(address)) is not None:
-        check_address(embedded, allow_private=allow_private)
-        if address.ipv4_mapped is not None:
+        # Only a mapped address is the embedded one itself; a 6to4, Teredo or NAT64 one
+        # of loopback reaches a relay, never this host: refused even with the setting.
+        mapped = address.ipv4_mapped is not None
+        check_address(embedded, allow_private=allow_private and mapped)
+        if mapped:
             return
     if allow_private and address.is_loopback:
         return
