@@ -1,12 +1,13 @@
 """The deliverer: log due articles, fan out, then send each endpoint's events in order.
 
 `run_deliveries` is the loop `tickerfeed webhooks deliver [--watch]` runs, written to be
-awaited by a longer-lived worker too. `concurrency` tasks each claim one endpoint at a
-time and send its due events one after another until none is due or one fails (then it
-waits for its backoff, and the task claims another endpoint): an endpoint that fails or
-is slow holds at most one task for at most `webhook_timeout_seconds` per attempt, and
-never delays the others while another task is free. Database work is short transactions
-taken one at a time (`Database`); sending holds none.
+awaited by a longer-lived worker too. One loop claims due endpoints (one transaction per
+look, whatever the concurrency: idle polling stays cheap, which matters on SQLite's one
+writer), up to `concurrency` at once, and gives each a task of its own that sends its due
+events one after another until none is due or one fails (the endpoint then waits for its
+backoff). An endpoint that fails or is slow holds its task for at most
+`webhook_timeout_seconds` per attempt and never delays the others while a place is free.
+Database work is short transactions taken one at a time (`Database`); sending holds none.
 
 Retries: after the n-th failed attempt the event waits `base * 2^(n-1)` (5 s, 10 s, 20 s,
 …, at most 4 h), half of it drawn at random (equal jitter); it is given up (`failed`) at
@@ -21,7 +22,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -84,27 +85,22 @@ def lease_for(settings: Settings, events: int) -> timedelta:
     return timedelta(seconds=events * settings.webhook_timeout_seconds + 60)
 
 
-async def prepare(session: AsyncSession, settings: Settings, *, now: datetime) -> int:
+async def prepare(session: AsyncSession, settings: Settings, *, clock: Callable[[], datetime]) -> int:
     """Logs the scheduled articles that came due (the log's readers do it, and the
     deliverer may be its only one), then fans out; how many events were made."""
+    now = clock()
     if await queries.any_due(await session.connection(), now):
         await session.run_sync(lambda sync: materialise_due(sync.connection(), now=now))
-    return await fan_out(session, site_url=settings.site_url, now=now)
-
-
-async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
+    return await fan_out(session, site_url=settings.site_url, clock=clock)
 
 
 async def _send_claimed(
     database: Database, sender: Sender, claim: outbox.Claim, report: WebhookReport, *,
-    clock: Callable[[], datetime], policy: outbox.Policy, events: int,
+    clock: Callable[[], datetime], policy: outbox.Policy, events: int, stop: asyncio.Event,
 ) -> None:
     for _ in range(events):
+        if stop.is_set():
+            return
         event = await database.run(lambda session: outbox.next_event(session, claim, now=clock()))
         if event is None:
             return
@@ -125,6 +121,20 @@ async def _send_claimed(
             return
 
 
+async def _deliver_claimed(
+    database: Database, sender: Sender, claim: outbox.Claim, report: WebhookReport, **options: Any
+) -> None:
+    try:
+        await _send_claimed(database, sender, claim, report, **options)
+    except Exception:  # e.g. the database went away: the lease runs out, the event is sent again
+        logger.exception("webhook endpoint %s: delivery stopped", claim.endpoint_id)
+    finally:
+        try:
+            await database.run(lambda session: outbox.release(session, claim))
+        except Exception:
+            logger.exception("webhook endpoint %s: claim not released (its lease will run out)", claim.endpoint_id)
+
+
 async def run_deliveries(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *,
     watch: float | None = None, stop: asyncio.Event | None = None, concurrency: int = 8,
@@ -132,40 +142,42 @@ async def run_deliveries(
     jitter: Callable[[], float] = random.random, events_per_claim: int = 20,
     on_progress: Callable[[WebhookReport], None] | None = None,
 ) -> WebhookReport:
-    """Delivers every due event, then returns. With `watch`, runs until `stop` is set:
-    fan-out every `watch` seconds, and each task looks for a due endpoint every `watch`
-    seconds when it found none, without waiting for the others."""
+    """Delivers every due event, then returns. With `watch`, runs until `stop` is set,
+    fanning out and looking for due endpoints every `watch` seconds, and whenever a
+    sending task frees its place. One loop claims (a transaction per look, however many
+    tasks), and each claimed endpoint is sent to by a task of its own; on `stop`, the
+    tasks finish the attempt in flight and record it."""
     database, policy = Database(sessionmaker), policy_for(settings, jitter)
     lease = lease_for(settings, events_per_claim)
     stop = stop or asyncio.Event()
-    report = WebhookReport()
-
-    async def fanner() -> None:
-        told = WebhookReport()
-        while True:
-            report.fanned_out += await database.run(lambda session: prepare(session, settings, now=clock()))
-            if on_progress is not None and report != told:
-                told = replace(report)
-                on_progress(told)
-            if watch is None or await _stopped(stop, watch):
-                return
-
-    async def worker(sender: Sender) -> None:
-        while not stop.is_set():
-            claim = await database.run(lambda session: outbox.claim_endpoint(session, now=clock(), lease=lease))
-            if claim is None:
-                if watch is None or await _stopped(stop, watch):
-                    return
-                continue
-            try:
-                await _send_claimed(database, sender, claim, report, clock=clock, policy=policy, events=events_per_claim)
-            finally:
-                await database.run(lambda session: outbox.release(session, claim))
-
+    options = {"clock": clock, "policy": policy, "events": events_per_claim, "stop": stop}
+    report, told = WebhookReport(), WebhookReport()
+    running: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.ensure_future(stop.wait())
+    next_fan_out = loop.time()
     async with Sender(settings, resolver=resolver) as sender:
-        if watch is None:
-            await fanner()
-            await asyncio.gather(*(worker(sender) for _ in range(concurrency)))
-        else:
-            await asyncio.gather(fanner(), *(worker(sender) for _ in range(concurrency)))
+        try:
+            while not stop.is_set():
+                if loop.time() >= next_fan_out:
+                    report.fanned_out += await database.run(lambda session: prepare(session, settings, clock=clock))
+                    next_fan_out = loop.time() + (watch if watch is not None else float("inf"))
+                free = concurrency - len(running)
+                claims = await database.run(
+                    lambda session: outbox.claim_endpoints(session, now=clock(), lease=lease, limit=free)
+                ) if free else []
+                for claim in claims:
+                    task = asyncio.create_task(_deliver_claimed(database, sender, claim, report, **options))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if on_progress is not None and report != told:
+                    told = replace(report)
+                    on_progress(told)
+                if watch is None and not running:
+                    break
+                await asyncio.wait({stopping, *running}, timeout=watch, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if running:
+                await asyncio.wait(running)
     return report

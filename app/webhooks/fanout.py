@@ -29,6 +29,8 @@ from `GET /v1/changes`).
 """
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.changes import queries
 from app.changes.log import change_ticker
+from app.changes.transitions import WITH_DETAIL
 from app.changes.service import change_item
 from app.models import WebhookEndpoint, WebhookEvent
 
@@ -72,7 +75,7 @@ def _matches(endpoint: WebhookEndpoint, row: Any, tickers: set[int]) -> bool:
     return not endpoint.ticker_ids or bool(tickers & set(endpoint.ticker_ids))
 
 
-async def fan_out(session: AsyncSession, *, site_url: str, now: datetime) -> int:
+async def fan_out(session: AsyncSession, *, site_url: str, clock: Callable[[], datetime]) -> int:
     """Makes the events of the changes logged since each enabled endpoint's cursor; how many."""
     statement = select(WebhookEndpoint).where(col(WebhookEndpoint.enabled)).order_by(col(WebhookEndpoint.id))
     endpoints = list((await session.exec(statement.with_for_update(skip_locked=True))).all())
@@ -82,11 +85,20 @@ async def fan_out(session: AsyncSession, *, site_url: str, now: datetime) -> int
     endpoints = [endpoint for endpoint in endpoints if endpoint.fanout_seq < head.last_seq]
     if not endpoints:
         return 0
+    # "Now" from after the head was read: a change committed a moment ago has an article
+    # `published_at` up to then, which a "now" taken earlier would not show.
+    now = clock()
     after, made = min(endpoint.fanout_seq for endpoint in endpoints), 0
     while True:
         rows = await queries.read_changes(connection, after=after, limit=PAGE + 1, ticker_ids=[], now=now)
         more = len(rows) > PAGE
         rows = rows[:PAGE]
+        unshown = next((n for n, row in enumerate(rows) if row["type"] in WITH_DETAIL and row["card"] is None), None)
+        if unshown is not None:
+            # Cannot happen with `now` read after the head; if clocks disagree, the change
+            # waits for the next round rather than go out without its article.
+            rows, more = rows[:unshown], False
+            head = replace(head, last_seq=rows[-1]["seq"] if rows else after)
         tickers = await _tickers(session, [row["seq"] for row in rows])
         events = []
         for row in rows:

@@ -45,12 +45,12 @@ def _next_event_due(now: datetime) -> object:
     )
 
 
-async def claim_endpoint(session: AsyncSession, *, now: datetime, lease: timedelta) -> Claim | None:
-    """Leases one enabled endpoint whose next event is due and that nobody holds."""
+async def claim_endpoints(session: AsyncSession, *, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+    """Leases up to `limit` enabled endpoints whose next event is due and that nobody holds."""
     free = or_(col(WebhookEndpoint.lease_until).is_(None), col(WebhookEndpoint.lease_until) < now)
     candidates = (
         select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled), free, _next_event_due(now))
-        .order_by(col(WebhookEndpoint.id)).limit(1).with_for_update(skip_locked=True)
+        .order_by(col(WebhookEndpoint.id)).limit(limit).with_for_update(skip_locked=True)
     )
     token = secrets.token_hex(16)
     statement = (
@@ -58,8 +58,8 @@ async def claim_endpoint(session: AsyncSession, *, now: datetime, lease: timedel
         .values(lease_until=now + lease, claim_token=token)
         .returning(WebhookEndpoint.id, WebhookEndpoint.url, WebhookEndpoint.secret)
     )
-    row = (await session.exec(statement)).first()
-    return Claim(row.id, token, row.url, row.secret) if row else None
+    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return [Claim(row.id, token, row.url, row.secret) for row in sorted(rows)]
 
 
 async def release(session: AsyncSession, claim: Claim) -> None:

@@ -67,13 +67,13 @@ class TestFanOut:
         await create_article(session, author=author, status="published")
         events = select(func.count()).select_from(WebhookEvent).where(WebhookEvent.endpoint_id == endpoint.id)
         async with session.begin_nested() as crashed:
-            assert await fan_out(session, site_url="https://news.example", now=endpoint.created_at) >= 1
+            assert await fan_out(session, site_url="https://news.example", clock=lambda: endpoint.created_at) >= 1
             await crashed.rollback()  # as a crash before commit
         assert await session.scalar(events) == 0
         await session.refresh(endpoint)
-        made = await fan_out(session, site_url="https://news.example", now=endpoint.created_at)
+        made = await fan_out(session, site_url="https://news.example", clock=lambda: endpoint.created_at)
         assert made >= 1 and await session.scalar(events) == made
-        assert await fan_out(session, site_url="https://news.example", now=endpoint.created_at) == 0
+        assert await fan_out(session, site_url="https://news.example", clock=lambda: endpoint.created_at) == 0
         assert await session.scalar(events) == made
 
     async def test_the_prune_keeps_changes_an_endpoint_has_yet_to_fan_out(self, session: AsyncSession) -> None:
@@ -90,5 +90,5 @@ class TestFanOut:
             return await session.run_sync(lambda sync: prune_changes(sync.connection(), before=later))
 
         assert await prune() == 0  # the endpoint has not heard of them yet
-        await fan_out(session, site_url="https://news.example", now=endpoint.created_at)
+        await fan_out(session, site_url="https://news.example", clock=lambda: endpoint.created_at)
         assert await prune() == 2  # the published article's change and its tombstone
