@@ -7,7 +7,7 @@ writer), up to `concurrency` at once, and gives each a task of its own that send
 events one after another until none is due or one fails (the endpoint then waits for its
 backoff). An endpoint that fails or is slow holds its task for at most
 `webhook_timeout_seconds` per attempt and never delays the others while a place is free.
-Database work is short transactions taken one at a time (`Database`); sending holds none.
+Database work is short transactions (`Database`); sending holds none.
 
 Retries: after the n-th failed attempt the event waits `base * 2^(n-1)` (5 s, 10 s, 20 s,
 …, at most 4 h), half of it drawn at random (equal jitter); it is given up (`failed`) at
@@ -17,6 +17,7 @@ tried for at least 24 h. An endpoint whose attempts have all failed for
 """
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.backoff import exponential_backoff
@@ -54,12 +55,15 @@ class WebhookReport:
 
 
 class Database:
-    """One short transaction at a time: the tasks share a connection in tests, and the
-    deliverer's work between sends is a handful of statements."""
+    """Short transactions for the loop and its tasks: in parallel on a PostgreSQL engine
+    (up to its pool), one at a time on SQLite (one writer: waiting here beats its busy
+    loop) and on a single connection (the tests')."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
-        self.lock = asyncio.Lock()
+        bind = sessionmaker.kw.get("bind")
+        parallel = isinstance(bind, AsyncEngine) and bind.dialect.name != "sqlite"
+        self.lock: AbstractAsyncContextManager[Any] = nullcontext() if parallel else asyncio.Lock()
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self.lock, self.sessionmaker() as session, session.begin():

@@ -206,16 +206,18 @@ class TestIsolation:
         self, hooks_client: httpx.AsyncClient, admin: dict[str, str], writer: dict[str, str],
         author: Author, deliver: Deliverer,
     ) -> None:
-        async with Receiver(lambda _path, _n: Answer(delay=5)) as slow, Receiver() as healthy:
+        settings = deliver.settings.model_copy(update={"webhook_timeout_seconds": 3.0})
+        async with Receiver(lambda _path, _n: Answer(delay=10)) as slow, Receiver() as healthy:
             await create_endpoint(hooks_client, admin, slow.url())
             await create_endpoint(hooks_client, admin, healthy.url())
             await publish(hooks_client, writer, author, "Chips rally")
             started = time.monotonic()
-            report = await deliver(concurrency=2)
+            report = await deliver(concurrency=2, settings=settings)
             finished = time.monotonic()
         assert (report.delivered, report.retried) == (1, 1)
-        assert finished - started >= 1  # the slow one held its task until the timeout
-        assert healthy.received[0].at - started < 0.9
+        assert finished - started >= 3  # the slow one held its task until the timeout
+        # The healthy one was served while the slow one was still being waited for.
+        assert healthy.received[0].at < slow.received[0].at + 2.5
 
     async def test_watch_keeps_delivering_until_stopped(
         self, hooks_client: httpx.AsyncClient, admin: dict[str, str], writer: dict[str, str],

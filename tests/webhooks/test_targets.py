@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.articles import service as articles_service
 from app.changes.prune import prune_changes
-from app.models import WebhookEndpoint, WebhookEvent
+from app.models import ArticleChange, WebhookEndpoint, WebhookEvent
 from app.webhooks.fanout import fan_out
 from app.webhooks.targets import RefusedTarget, check_address, parse_target
 from tests.factories import create_article, create_author
@@ -89,6 +89,9 @@ class TestFanOut:
         async def prune() -> int:
             return await session.run_sync(lambda sync: prune_changes(sync.connection(), before=later))
 
+        logged = select(func.count()).select_from(ArticleChange).where(ArticleChange.article_id == article.id)
         assert await prune() == 0  # the endpoint has not heard of them yet
+        assert await session.scalar(logged) == 2  # published, then the tombstone
         await fan_out(session, site_url="https://news.example", clock=lambda: endpoint.created_at)
-        assert await prune() == 2  # the published article's change and its tombstone
+        await prune()
+        assert await session.scalar(logged) == 0
