@@ -63,13 +63,17 @@ async def head(session: AsyncSession) -> int:
     return await session.scalar(select(ChangeLogHead.last_seq))  # type: ignore[return-value]
 
 
+async def new_endpoint(session: AsyncSession, event: str) -> WebhookEndpoint:
+    """An endpoint that has heard of every change logged so far."""
+    endpoint = WebhookEndpoint(url="https://hooks.partner.test/", events=[event], secret="whsec_", fanout_seq=await head(session))
+    session.add(endpoint)
+    await session.commit()
+    return endpoint
+
+
 class TestFanOut:
     async def test_a_rolled_back_fan_out_leaves_nothing_and_a_second_makes_no_copies(self, session: AsyncSession) -> None:
-        endpoint = WebhookEndpoint(
-            url="https://hooks.partner.test/", events=["article.published"], secret="whsec_", fanout_seq=await head(session)
-        )
-        session.add(endpoint)
-        await session.commit()
+        endpoint = await new_endpoint(session, "article.published")
         author = await create_author(session)
         await create_article(session, author=author, status="published")
         events = select(func.count()).select_from(WebhookEvent).where(WebhookEvent.endpoint_id == endpoint.id)
@@ -84,11 +88,7 @@ class TestFanOut:
         assert await session.scalar(events) == made
 
     async def test_the_prune_keeps_changes_an_endpoint_has_yet_to_fan_out(self, session: AsyncSession) -> None:
-        endpoint = WebhookEndpoint(
-            url="https://hooks.partner.test/", events=["article.deleted"], secret="whsec_", fanout_seq=await head(session)
-        )
-        session.add(endpoint)
-        await session.commit()
+        endpoint = await new_endpoint(session, "article.deleted")
         author = await create_author(session)
         article = await create_article(session, author=author, status="published")
         await articles_service.delete_article(session, article, now=endpoint.created_at)
@@ -106,11 +106,7 @@ class TestFanOut:
         assert await session.scalar(logged) == 0
 
     async def test_a_change_whose_article_this_clock_does_not_show_yet_waits(self, session: AsyncSession) -> None:
-        endpoint = WebhookEndpoint(
-            url="https://hooks.partner.test/", events=["article.published"], secret="whsec_", fanout_seq=await head(session)
-        )
-        session.add(endpoint)
-        await session.commit()
+        endpoint = await new_endpoint(session, "article.published")
         author = await create_author(session)
         article = await create_article(session, author=author, status="published", published_ago=timedelta(0))
         behind = article.published_at - timedelta(seconds=2)  # a deliverer whose clock lags the API's
