@@ -1,8 +1,9 @@
-"""`tickerfeed` command line: serve, migrate, demo content, API keys, newsletters and mail."""
+"""`tickerfeed` command line: serve, migrate, demo content, API keys, newsletters, mail and webhooks."""
 
 import asyncio
 import ipaddress
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import Awaitable, Callable
@@ -352,6 +353,44 @@ def worker(batch_size: int, concurrency: int, check: bool, max_age: int) -> None
         return
     jobs = [mail_job(concurrency=concurrency) if job.name == "mail" else job for job in JOBS]
     _run_worker(jobs, batch_size)
+
+
+@main.group()
+def webhooks() -> None:
+    """Webhooks: deliver the events of the changes log to partners' endpoints."""
+
+
+@webhooks.command("deliver")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Endpoints sent to at once.")
+@click.option(
+    "--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
+    help="Keep running (a worker), looking for new changes and due events every SECONDS; stops on SIGTERM or Ctrl-C.",
+)
+def webhooks_deliver(concurrency: int, watch: float | None) -> None:
+    """Fan out new changes to the endpoints and send every due event, then exit."""
+    from app.webhooks.delivery import run_deliveries
+
+    def summary(report: Any) -> str:
+        return (
+            f"events made {report.fanned_out}, delivered {report.delivered}, retry later {report.retried}, "
+            f"given up {report.failed}, endpoints disabled {report.disabled}"
+        )
+
+    async def run() -> Any:
+        settings, stop = get_settings(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        engine = create_engine(settings)
+        try:
+            return await run_deliveries(
+                create_sessionmaker(engine), settings, watch=watch, stop=stop, concurrency=concurrency,
+                on_progress=lambda report: click.echo(summary(report)),
+            )
+        finally:
+            await engine.dispose()
+
+    click.echo(summary(asyncio.run(run())))
 
 
 @main.command("mail-catcher")

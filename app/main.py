@@ -38,6 +38,8 @@ from app.subscriptions.admin_router import router as subscribers_router
 from app.subscriptions.router import router as subscriptions_router
 from app.tags.router import router as tags_router
 from app.tickers.router import router as tickers_router
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.targets import system_resolver
 
 ROUTERS = [
     discovery_router,
@@ -52,6 +54,7 @@ ROUTERS = [
     subscriptions_router,
     subscribers_router,
     api_keys_router,
+    webhooks_router,
     operations_router,
     metrics_router,
 ]
@@ -109,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = utcnow
     app.state.content_cache = ContentCache(SharedCache.from_settings(settings))
     app.state.cursor_codec = CursorCodec(settings.secret_key)
+    # How webhook URLs are resolved when checked (tests point names where they like).
+    app.state.webhook_resolver = system_resolver
     app.state.rate_limiter = RateLimiter(create_storage(settings))
     add_exception_handlers(app)
     add_conditional_get(app)

@@ -35,8 +35,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.caching.http import NO_STORE, http_cache
-from app.models import OutboundEmail
+from app.models import OutboundEmail, WebhookEvent
 from app.problems import problem_response
+from app.webhooks.fanout import PENDING
 
 logger = logging.getLogger("tickerfeed.metrics")
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
@@ -143,7 +144,18 @@ async def mail_outbox(connection: AsyncConnection) -> OutboxStats:
     return OutboxStats(depth=row[0], oldest=row[1])
 
 
+async def webhook_outbox(connection: AsyncConnection) -> OutboxStats:
+    # Events waiting for their endpoint (`app.webhooks.fanout`).
+    row = (
+        await connection.execute(
+            select(func.count(), func.min(WebhookEvent.created_at)).where(WebhookEvent.status == PENDING)  # type: ignore[arg-type]
+        )
+    ).one()
+    return OutboxStats(depth=row[0], oldest=row[1])
+
+
 register_outbox("mail", mail_outbox)
+register_outbox("webhook", webhook_outbox)
 
 
 class Collected:

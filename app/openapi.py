@@ -50,6 +50,7 @@ TAGS = [
     {"name": "Subscriptions", "description": "Double opt-in, preferences with a manage token, one-click unsubscribe."},
     {"name": "Subscribers", "description": "The subscriber list and its CSV export (`subscribers:read`)."},
     {"name": "API keys", "description": "Keys and their scopes (`admin`)."},
+    {"name": "Webhooks", "description": "Signed events of the changes log, pushed to partners' endpoints (`admin`)."},
     {"name": "Operations", "description": "Liveness and readiness probes."},
 ]
 CONTACT = {"name": "tickerfeed maintainers"}

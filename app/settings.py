@@ -94,6 +94,21 @@ class Settings(BaseSettings):
     stream_send_timeout_seconds: float = Field(default=30, gt=0)
     stream_max_clients: int = Field(default=2000, ge=1)
 
+    # Webhooks (issue 12, item 3). Production only delivers to `https://` URLs on public
+    # addresses; WEBHOOKS_ALLOW_PRIVATE_TARGETS (refused in production) also allows loopback
+    # and plain http, for development and tests.
+    webhooks_allow_private_targets: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    # The whole attempt: connect, send, and the response's head and (capped) body.
+    webhook_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    webhook_max_response_bytes: int = Field(default=65_536, ge=0, le=1_048_576)
+    webhook_retry_base_seconds: float = Field(default=5, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=4 * 3600, gt=0)
+    # An event is retried until this long after its first attempt, then given up.
+    webhook_retry_hours: float = Field(default=24, gt=0)
+    # An endpoint whose attempts have all failed for this long is disabled.
+    webhook_disable_after_hours: float = Field(default=72, gt=0)
+
     redis_url: str | None = None
     # With REDIS_URL set, every API process shares one cache of whole public responses
     # (app/caching/shared.py); SHARED_CACHE=false keeps Redis for rate limits only.
@@ -183,6 +198,9 @@ class Settings(BaseSettings):
         if self.environment == "production" and "public_api_url" not in self.model_fields_set:
             # The development default would point every absolute link at localhost.
             raise ValueError("PUBLIC_API_URL must be set in production")
+        if self.environment == "production" and self.webhooks_allow_private_targets:
+            # Webhooks would reach the cloud's metadata service and every internal address.
+            raise ValueError("WEBHOOKS_ALLOW_PRIVATE_TARGETS cannot be set in production")
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE cannot exceed MAX_PAGE_SIZE")
         return self

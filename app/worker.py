@@ -30,8 +30,11 @@ from app.mail.delivery import deliver_batch
 from app.newsletters.mailing import EditionCache
 from app.newsletters.schedule import queue_due_editions
 from app.settings import Settings
+from app.webhooks.delivery import run_deliveries
 
 logger = logging.getLogger("tickerfeed.worker")
+# How often webhook delivery looks for new changes and due events when idle.
+WEBHOOK_WATCH_SECONDS = 0.5
 
 
 @dataclass
@@ -78,6 +81,16 @@ async def deliver_mail(context: WorkerContext) -> int:
     return report.sent + report.skipped
 
 
+async def deliver_webhooks(context: WorkerContext) -> int:
+    """Webhook delivery keeps its own loop until the worker stops: fan-out and due events
+    every `WEBHOOK_WATCH_SECONDS`, each claimed endpoint on a task of its own, so a slow
+    endpoint holds back no other (`app.webhooks.delivery`)."""
+    report = await run_deliveries(
+        context.sessionmaker, context.settings, watch=WEBHOOK_WATCH_SECONDS, stop=context.stopping, clock=context.clock
+    )
+    return report.delivered
+
+
 def mail_job(*, concurrency: int = 4, idle_seconds: float = 2) -> Job:
     return Job("mail", deliver_mail, idle_seconds, parallel=concurrency)
 
@@ -86,6 +99,7 @@ def mail_job(*, concurrency: int = 4, idle_seconds: float = 2) -> Job:
 JOBS: tuple[Job, ...] = (
     Job("editions", queue_editions, idle_seconds=30),
     mail_job(),
+    Job("webhooks", deliver_webhooks, idle_seconds=WEBHOOK_WATCH_SECONDS),
 )
 
 

@@ -386,6 +386,9 @@ PERSONAL = {
     "/v1/subscribers/export",
     "/v1/subscriptions/me",
     "/v1/subscriptions/unsubscribe",
+    "/v1/webhooks",
+    "/v1/webhooks/{webhook_id}",
+    "/v1/webhooks/{webhook_id}/deliveries",
 }
 # Public, but never stored either: a stream never ends.
 STREAMS = {"/v1/stream"}

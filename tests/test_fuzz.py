@@ -23,6 +23,7 @@ import pytest_asyncio
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
 from app.main import create_app
+from app.models import WebhookEndpoint
 from app.settings import Settings
 from app.subscriptions import service as subscriptions_service
 from tests.conftest import like
@@ -162,7 +163,7 @@ class World:
                     return self.names[resource]
         return {
             "symbol": self.names["tickers"], "fmt": "rss", "day": datetime.now(UTC).date().isoformat(),
-            "key_id": str(self.spare_key_id),
+            "key_id": str(self.spare_key_id), "webhook_id": self.names["webhooks"],
         }[name]
 
     def field_value(self, name: str, schema: dict[str, Any]) -> Any:
@@ -314,6 +315,11 @@ def findings_of(response: httpx.Response, cpu_ms: float, documented: set[str]) -
     return found
 
 
+async def to_test_net(_host: str, _port: int) -> list[str]:
+    """Webhook URLs resolve here, not through DNS: to TEST-NET-1, refused (a 422)."""
+    return ["192.0.2.1"]
+
+
 @pytest_asyncio.fixture
 async def world(session: Any, settings: Settings) -> World:
     author = await create_author(session)
@@ -324,10 +330,12 @@ async def world(session: Any, settings: Settings) -> World:
     subscriber = await create_subscriber(session, settings, newsletters=[newsletter.slug])
     _, admin = await keys_service.create_key(session, name="fuzz admin", scopes=[Scope.ADMIN])
     spare, _ = await keys_service.create_key(session, name="fuzz spare", scopes=[Scope.FEEDS_FULL])
+    webhook = WebhookEndpoint(url="https://hooks.partner.test/", events=["webhook.test"], secret="whsec_", fanout_seq=0)
+    session.add(webhook)
     await session.commit()
     names = {
         "articles": article.slug, "authors": author.slug, "tags": tag.slug,
-        "tickers": ticker.symbol, "newsletters": newsletter.slug,
+        "tickers": ticker.symbol, "newsletters": newsletter.slug, "webhooks": str(webhook.id),
     }
     manage = subscriptions_service.manage_token(settings, subscriber, now=datetime.now(UTC))
     assert spare.id is not None
@@ -339,6 +347,7 @@ async def world(session: Any, settings: Settings) -> World:
 )
 async def test_hostile_values_get_problems_quickly(app: Any, settings: Settings, world: World, method, path, operation):
     fuzzed = like(create_app(settings.model_copy(update=FUZZ_SETTINGS)), app)
+    fuzzed.state.webhook_resolver = to_test_net
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
     token = world.manage if "ManageToken" in schemes else world.admin
     headers = {"Authorization": f"Bearer {token}"} if schemes else {}

@@ -19,6 +19,8 @@ KEYED = {
     "createArticle", "updateArticle", "deleteArticle", "createAuthor", "updateAuthor", "deleteAuthor",
     "createTicker", "updateTicker", "deleteTicker", "createTag", "createNewsletter",
     "listSubscribers", "exportSubscribers", "listApiKeys", "createApiKey", "revokeApiKey", "listChanges",
+    "createWebhook", "listWebhooks", "getWebhook", "updateWebhook", "deleteWebhook", "listWebhookDeliveries",
+    "testWebhook",
 }
 SUBSCRIBER_TOKEN = {"getMySubscription", "updateMySubscription", "unsubscribe", "checkUnsubscribeLink"}
 METHODS = {"get", "post", "put", "patch", "delete"}

@@ -13,6 +13,9 @@ from sqlalchemy import Connection, delete, exists, func, select, update
 
 from app.changes.log import HEAD_ID, change, head, lock_head
 from app.changes.transitions import WITH_DETAIL
+from app.models.webhook import WebhookEndpoint
+
+endpoint = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 
 
 def prune_changes(connection: Connection, *, before: datetime) -> int:
@@ -21,6 +24,11 @@ def prune_changes(connection: Connection, *, before: datetime) -> int:
     later = change.alias("later")
     superseded = exists().where(later.c.article_id == change.c.article_id, later.c.seq > change.c.seq)
     droppable = (change.c.occurred_at < before) & (superseded | change.c.type.not_in(WITH_DETAIL))
+    # Nor a change some enabled webhook endpoint has yet to make its event from (its
+    # deliverer was down for longer than the retention): it would never hear of it.
+    fanned_out = connection.execute(select(func.min(endpoint.c.fanout_seq)).where(endpoint.c.enabled)).scalar()
+    if fanned_out is not None:
+        droppable &= change.c.seq <= fanned_out
     newest = connection.execute(select(func.max(change.c.seq)).where(droppable)).scalar()
     if newest is None:
         return 0

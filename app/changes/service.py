@@ -28,11 +28,13 @@ def parse_seq(value: Any) -> int:
     return value
 
 
-async def ticker_ids_of(connection: AsyncConnection, symbols: Sequence[str]) -> list[int]:
-    """The symbols (or aliases) as ticker ids; a 422 naming every unknown one."""
+async def ticker_ids_of(
+    connection: AsyncConnection, symbols: Sequence[str], *, loc: Sequence[str] = ("query", "ticker")
+) -> list[int]:
+    """The symbols (or aliases) as ticker ids; a 422 naming every unknown one at `loc`."""
     names = await resolve_names(connection, symbols=symbols)
     errors = [
-        FieldError(loc=["query", "ticker", index], msg=f"unknown ticker symbol '{symbol}'")
+        FieldError(loc=[*loc, index], msg=f"unknown ticker symbol '{symbol}'")
         for index, symbol in enumerate(symbols)
         if symbol.upper() not in names.tickers
     ]
@@ -54,7 +56,8 @@ async def log_due_articles(
         await session.commit()
 
 
-def _item(row: Any, site_url: str) -> dict[str, Any]:
+def change_item(row: Any, site_url: str) -> dict[str, Any]:
+    """A change as the list shows it (and a webhook's `data`), from a `read_changes` row."""
     article = row["card"]
     return {
         "seq": row["seq"], "type": row["type"], "occurred_at": row["occurred_at"],
@@ -88,4 +91,4 @@ async def changes_page(
     next_cursor = codec.encode([last if more else max(last, head.last_seq)], scope)
     set_next_link(request, response, next_cursor if more else None)
     site_url = request.app.state.settings.site_url
-    return {"items": [_item(row, site_url) for row in rows], "next_cursor": next_cursor}
+    return {"items": [change_item(row, site_url) for row in rows], "next_cursor": next_cursor}

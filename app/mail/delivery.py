@@ -15,6 +15,7 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.backoff import exponential_backoff
 from app.db import utcnow
 from app.mail.outbox import FAILED, QUEUED, SENT, SKIPPED, OutboxRepository
 from app.metrics import count_deliveries
@@ -48,8 +49,8 @@ class Outcome:
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
-    return min(
-        timedelta(seconds=settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF
+    return exponential_backoff(
+        attempts, base_seconds=settings.mail_retry_base_seconds, max_seconds=MAX_BACKOFF.total_seconds()
     )
 
 

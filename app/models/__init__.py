@@ -17,6 +17,7 @@ from app.models.subscription import (
 )
 from app.models.tag import Tag
 from app.models.ticker import Ticker, TickerAlias
+from app.models.webhook import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -41,6 +42,9 @@ __all__ = [
     "Tag",
     "Ticker",
     "TickerAlias",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
 
 # Registers the listeners that note which content every write touches and rebuild the
