@@ -34,6 +34,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.caching.http import NO_STORE, http_cache
 from app.models import OutboundEmail
 from app.problems import problem_response
 
@@ -208,7 +209,7 @@ def authorized(request: Request) -> bool:
 
 # Not in the OpenAPI document: it is for Prometheus, not API clients; it may live on another
 # port (METRICS_PORT), and its text format is Prometheus's to describe, not ours.
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[http_cache(NO_STORE)])
 async def get_metrics(request: Request) -> Response:
     if not is_metrics_request(request):
         raise HTTPException(404)
