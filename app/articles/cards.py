@@ -65,6 +65,9 @@ def card(item: dict[str, Any], site_url: str) -> dict[str, Any]:
         "tags": tags,
         "ai_generated": item["author_kind"] == "ai_agent",
         "canonical_url": canonical_url(site_url, item["slug"]),
+        "comment_count": item["comment_count"],
+        # SQLite's JSON has no booleans: the flag arrives as 0 or 1 there.
+        "comments_open": bool(item["comments_open"]),
     }
 
 

@@ -19,15 +19,17 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.caching.keys import ALL, Footprint, changed_keys
+from app.caching.keys import ALL, Footprint, changed_keys, comments_key
 from app.db import utcnow
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.comment import Comment
+from app.models.reader import Reader
 from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter
 from app.models.tag import Tag
@@ -49,6 +51,8 @@ class Noted:
     before: dict[int, Footprint | None] = field(default_factory=dict)
     new_articles: list[Article] = field(default_factory=list)
     everything: bool = False
+    # Keys a write names directly: the comment pages it changed.
+    keys: set[str] = field(default_factory=set)
 
 
 def _footprint_statement() -> Any:
@@ -110,6 +114,10 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
     for obj in changed:
         if isinstance(obj, SHARED_CONTENT):
             noted.everything = True
+        elif isinstance(obj, Comment):
+            noted.keys.add(comments_key(obj.article_id))
+        elif isinstance(obj, Reader) and obj in session.dirty:
+            noted.keys |= _threads_showing(session.connection(), obj)
         elif isinstance(obj, Article) and obj.id is None:
             noted.new_articles.append(obj)
         elif (article_id := _touched_article_id(obj)) is not None and article_id not in noted.before:
@@ -119,12 +127,20 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
         noted.before.update({article_id: found.get(article_id) for article_id in unseen})
 
 
+def _threads_showing(connection: Connection, reader: Reader) -> set[str]:
+    """A reader's name shows on their comments: a rename or an erasure changes those threads."""
+    if not inspect(reader).attrs.display_name.history.has_changes():
+        return set()
+    statement = select(Comment.article_id).where(col(Comment.reader_id) == reader.id).distinct()
+    return {comments_key(article_id) for article_id in connection.execute(statement).scalars()}
+
+
 def bump_noted_keys(session: Session) -> dict[str, int]:
     """Bumps the keys this transaction changed; their new versions, by name."""
     noted: Noted | None = session.info.pop(NOTED, None)
     if noted is None:
         return {}
-    keys = {ALL} if noted.everything else set()
+    keys = ({ALL} if noted.everything else set()) | noted.keys
     article_ids = set(noted.before) | {article.id for article in noted.new_articles if article.id is not None}
     connection = session.connection()
     after = read_footprints(connection, article_ids)

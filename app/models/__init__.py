@@ -3,9 +3,11 @@
 from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.comment import Comment, CommentReport
 from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter
 from app.models.outbox import OutboundEmail
+from app.models.reader import Reader, ReaderSession, ReaderSignIn
 from app.models.subscription import (
     ConfirmationToken,
     Subscriber,
@@ -23,10 +25,15 @@ __all__ = [
     "ArticleTag",
     "ArticleTicker",
     "Author",
+    "Comment",
+    "CommentReport",
     "ContentKey",
     "ConfirmationToken",
     "Newsletter",
     "OutboundEmail",
+    "Reader",
+    "ReaderSession",
+    "ReaderSignIn",
     "Subscriber",
     "SubscriberAuthor",
     "SubscriberEvent",
