@@ -110,7 +110,7 @@ async def sign_out(
 
 
 @router.get("/me", summary="Get my reader profile", response_model=ReaderMe, responses=problem_responses(401))
-async def get_me(request: Request, session: SessionDep, reader: CurrentReader) -> ReaderMe:
+async def get_my_reader(request: Request, session: SessionDep, reader: CurrentReader) -> ReaderMe:
     """The signed-in reader: name, address, trust, and the address's newsletter subscription."""
     return await me_of(request, session, reader)
 
@@ -122,7 +122,7 @@ async def get_me(request: Request, session: SessionDep, reader: CurrentReader) -
     responses=problem_responses(400, 401, 413, 415, 422),
     dependencies=[JSON_BODY],
 )
-async def update_me(
+async def update_my_reader(
     request: Request, session: SessionDep, reader: CurrentReader, data: ReaderUpdate, now: Clock
 ) -> ReaderMe:
     """Sets the display name shown with comments (needed before a first comment)."""
@@ -131,7 +131,7 @@ async def update_me(
 
 
 @router.delete("/me", summary="Erase me", status_code=204, responses=problem_responses(401))
-async def erase_me(session: SessionDep, reader: CurrentReader, now: Clock) -> None:
+async def erase_my_reader(session: SessionDep, reader: CurrentReader, now: Clock) -> None:
     """Erases the reader: address and name gone, comments shown as `deleted` without text
     or name (or gone where nothing replies), every session revoked. The address can sign
     in again later, as a new reader."""
