@@ -380,6 +380,8 @@ class TestAuthenticatedReads:
 # Behind an admin key or a subscriber's token: never stored by any cache.
 PERSONAL = {
     "/v1/api-keys",
+    "/v1/comments",
+    "/v1/readers/me",
     "/v1/subscribers",
     "/v1/subscribers/export",
     "/v1/subscriptions/me",

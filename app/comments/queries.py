@@ -18,6 +18,28 @@ ITEM_COLUMNS = (
 )
 
 
+async def visible_article_id(connection: AsyncConnection, slug: str, *, now: datetime) -> int | None:
+    statement = select(col(Article.id)).where(
+        col(Article.slug) == slug, col(Article.status) == "published", col(Article.deleted_at).is_(None),
+        col(Article.published_at) <= now,
+    )
+    return (await connection.execute(statement)).scalar()
+
+
+async def reply_target(connection: AsyncConnection, comment_id: int) -> Any:
+    """The article (`article_id`, `slug`) of a top-level comment whose place in the thread
+    shows; None for a reply or a comment nobody sees."""
+    statement = (
+        select(col(Comment.article_id), col(Article.slug))
+        .join(Article, col(Article.id) == col(Comment.article_id))
+        .where(
+            col(Comment.id) == comment_id, col(Comment.parent_id).is_(None),
+            col(Comment.status).in_(("approved", "deleted")),
+        )
+    )
+    return (await connection.execute(statement)).first()
+
+
 def _shown(viewer_id: int | None) -> Any:
     """Approved comments; deleted ones while they have approved replies (their place in
     the thread); the viewer's own pending ones."""

@@ -5,9 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col
 
 from app.api_keys.dependencies import require_scope
 from app.api_keys.scopes import Scope
@@ -27,7 +25,7 @@ from app.comments.schemas import (
 )
 from app.db import ReadConnection, SessionDep
 from app.dependencies import JSON_BODY, get_clock
-from app.models import Article, Comment, Reader
+from app.models import Comment, Reader
 from app.pagination import Page, PageParams, filter_scope, keyset_page, parse_datetime, parse_int
 from app.problems import InvalidFields, NotFound, problem_responses
 from app.readers.dependencies import CurrentReader, OptionalReader, ReaderOrModerator, reader_audience
@@ -44,11 +42,7 @@ WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
 
 async def _thread_article(connection: AsyncConnection, slug: str, now: datetime) -> int:
     """The id of a visible article; a 404 otherwise (a draft's thread is nobody's business)."""
-    statement = select(col(Article.id)).where(
-        col(Article.slug) == slug, col(Article.status) == "published", col(Article.deleted_at).is_(None),
-        col(Article.published_at) <= now,
-    )
-    article_id = (await connection.execute(statement)).scalar()
+    article_id = await queries.visible_article_id(connection, slug, now=now)
     if article_id is None:
         raise NotFound(f"No article with slug '{slug}'.")
     return article_id
@@ -110,14 +104,10 @@ async def list_comment_replies(
     page: PageParams, viewer: OptionalReader, now: Clock, sort: Sort = "oldest",
 ) -> Any:
     """Approved replies to a top-level comment (one level: replies have no replies)."""
-    statement = select(col(Comment.article_id), col(Comment.parent_id), col(Comment.status)).where(
-        col(Comment.id) == comment_id
-    )
-    found = (await connection.execute(statement)).first()
-    if found is None or found.parent_id is not None or found.status not in ("approved", "deleted"):
+    found = await queries.reply_target(connection, comment_id)
+    if found is None:
         raise NotFound("No such comment.")
-    slug = (await connection.execute(select(col(Article.slug)).where(col(Article.id) == found.article_id))).scalar()
-    await _thread_article(connection, slug, now)
+    await _thread_article(connection, found.slug, now)
     return await _thread_page(
         request, response, connection, page, article_id=found.article_id, parent_id=comment_id,
         viewer=viewer, newest_first=sort == "newest", now=now,

@@ -18,7 +18,7 @@ CommentBody = Annotated[
 class CommentCreate(RequestBody):
     body_markdown: CommentBody  # type: ignore[valid-type]
     parent_id: StrictInteger | None = Field(
-        default=None, ge=1, description="Reply to this top-level comment (one level of replies)."
+        default=None, ge=1, le=2**31 - 1, description="Reply to this top-level comment (one level of replies)."
     )
 
 

@@ -15,9 +15,6 @@ from app.models import Article, Comment, CommentReport, Reader
 from app.problems import Conflict, Forbidden, InvalidFields, NotFound
 from app.settings import Settings
 
-VISIBLE_TO_ALL = ("approved",)
-
-
 def render(markdown: str, settings: Settings) -> str:
     """The articles' pipeline with the comment profile: no images, links `nofollow ugc`,
     cashtags left as text."""

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
 from app.api_keys.dependencies import require_scope
 from app.api_keys.scopes import Scope
@@ -15,6 +16,8 @@ from app.problems import problem_responses
 from app.readers import service
 from app.readers.dependencies import CurrentReader, reader_bearer
 from app.readers.schemas import (
+    ReaderAuthor,
+    ReaderAuthorLink,
     ReaderBanned,
     ReaderMe,
     ReaderPublic,
@@ -31,6 +34,7 @@ from app.subscriptions.router import send_now
 router = APIRouter(prefix="/v1/readers", tags=["Readers"], dependencies=[http_cache(NO_STORE)])
 Clock = Annotated[datetime, Depends(get_clock)]
 Moderator = Depends(require_scope(Scope.COMMENTS_MODERATE))
+ReaderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 async def me_of(request: Request, session: SessionDep, reader: Reader) -> ReaderMe:
@@ -103,10 +107,12 @@ async def confirm_sign_in(
     responses=problem_responses(401),
 )
 async def sign_out(
-    session: SessionDep, reader: CurrentReader, credentials: Annotated[object, Depends(reader_bearer)]
+    session: SessionDep,
+    reader: CurrentReader,
+    credentials: Annotated[HTTPAuthorizationCredentials, Depends(reader_bearer)],
 ) -> None:
     """Revokes the session token sent; the reader's other sessions stay."""
-    await service.sign_out(session, reader, credentials.credentials)  # type: ignore[attr-defined]
+    await service.sign_out(session, reader, credentials.credentials)
 
 
 @router.get("/me", summary="Get my reader profile", response_model=ReaderMe, responses=problem_responses(401))
@@ -146,9 +152,25 @@ async def erase_my_reader(session: SessionDep, reader: CurrentReader, now: Clock
     dependencies=[Moderator],
 )
 async def ban_reader(
-    session: SessionDep, reader_id: Annotated[int, Path(ge=1, le=2**31 - 1)], now: Clock
+    session: SessionDep, reader_id: ReaderId, now: Clock
 ) -> ReaderBanned:
     """The reader can no longer comment or report; their pending comments are rejected."""
     reader, rejected = await service.ban(session, reader_id, now=now)
     assert reader.id is not None and reader.banned_at is not None
     return ReaderBanned(id=reader.id, status="banned", banned_at=reader.banned_at, rejected_pending=rejected)
+
+
+@router.patch(
+    "/{reader_id}",
+    summary="Link a reader to an author",
+    response_model=ReaderAuthor,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+    dependencies=[Depends(require_scope(Scope.CONTENT_WRITE)), JSON_BODY],
+)
+async def link_reader_to_author(
+    session: SessionDep, reader_id: ReaderId, data: ReaderAuthorLink, now: Clock
+) -> ReaderAuthor:
+    """The reader writes as this author: their comments under the author's articles are
+    marked `is_article_author` (from their next comment on); `null` unlinks."""
+    linked = await service.link_author(session, reader_id, author_slug=data.author, now=now)
+    return ReaderAuthor(id=reader_id, author=linked)

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.fields import RequestBody, line
+from app.fields import RequestBody, Slug, line
 from app.subscriptions.schemas import Email
 
 DisplayName = Annotated[line(60, min_length=1), Field(examples=["Ada L."])]  # type: ignore[misc]
@@ -58,3 +58,12 @@ class ReaderBanned(BaseModel):
     status: Literal["banned"]
     banned_at: datetime
     rejected_pending: int = Field(description="Pending comments of the reader rejected with the ban.")
+
+
+class ReaderAuthorLink(RequestBody):
+    author: Slug | None = Field(description="The author's slug, or null to unlink.")
+
+
+class ReaderAuthor(BaseModel):
+    id: int
+    author: str | None = Field(description="The author this reader writes as, marked on comments under their articles.")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.authors import service as authors_service
 from app.comments import service as comments_service
 from app.mail.rendering import RenderedMail, render_sign_in
 from app.models import OutboundEmail, Reader, ReaderSession, ReaderSignIn
@@ -175,3 +176,17 @@ async def ban(session: AsyncSession, reader_id: int, *, now: datetime) -> tuple[
 def require_commenter(reader: Reader) -> None:
     if reader.status == "banned":
         raise Forbidden("This reader is banned from commenting.")
+
+
+async def link_author(session: AsyncSession, reader_id: int, *, author_slug: str | None, now: datetime) -> str | None:
+    """Makes a reader the voice of an author: their comments under that author's articles
+    are marked `is_article_author` from now on."""
+    reader = await ReaderRepository(session).get(reader_id)
+    if reader is None or reader.status == "erased":
+        raise NotFound("No such reader.")
+    author_id = None
+    if author_slug is not None:
+        author_id = (await authors_service.require_author(session, author_slug, loc=["body", "author"])).id
+    reader.author_id, reader.updated_at = author_id, now
+    await session.flush()
+    return author_slug

@@ -7,7 +7,7 @@ import pytest_asyncio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.scopes import Scope
-from app.models import Article, Reader
+from app.models import Article, Author
 from tests.comments.helpers import approved, moderate, post, posted
 from tests.conftest import bearer
 from tests.factories import create_article, create_author
@@ -109,12 +109,16 @@ class TestPostComment:
 
     async def test_marks_the_article_authors_own_comments(
         self, client: httpx.AsyncClient, session: AsyncSession, article: Article, smtp: SmtpServer,
-        moderator: dict[str, str],
+        moderator: dict[str, str], writer: dict[str, str],
     ) -> None:
         signed_in = await sign_in(client, smtp, "author@example.com")
-        reader = await session.get_one(Reader, signed_in["reader"]["id"])
-        reader.author_id = article.author_id
-        await session.commit()
+        author = await session.get_one(Author, article.author_id)
+        link = {"author": author.slug}
+        reader_path = f"/v1/readers/{signed_in['reader']['id']}"
+        assert (await client.patch(reader_path, json=link, headers=moderator)).status_code == 403
+        linked = await client.patch(reader_path, json=link, headers=writer)
+        assert linked.status_code == 200 and linked.json() == {"id": signed_in["reader"]["id"], "author": author.slug}
+        assert (await client.patch(reader_path, json={"author": "nobody"}, headers=writer)).status_code == 422
         await client.patch("/v1/readers/me", json={"display_name": "The author"}, headers=auth(signed_in))
 
         comment = await approved(client, article.slug, auth(signed_in), moderator)
