@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.main import create_app
 from app.models import OutboundEmail, Reader, ReaderSession, ReaderSignIn, Subscriber
 from tests.conftest import like
-from tests.mail_fixtures import SmtpServer, link_token, plain_text
+from tests.mail_fixtures import SmtpServer, deliver, link_token, plain_text
 from tests.reader_fixtures import auth, named_reader, reader_settings, sign_in
 from tests.subscriber_factories import confirm_by_mail, create_newsletter
 
@@ -225,3 +225,34 @@ class TestErasure:
         assert not (await session.exec(select(ReaderSignIn).where(col(ReaderSignIn.email_key) == "ada@example.com"))).all()
         again = await sign_in(client, smtp, "ada@example.com")
         assert again["reader"]["id"] != signed_in["reader"]["id"]
+
+
+class TestOutbox:
+    async def test_a_sign_in_mail_waits_in_the_outbox_for_the_deliverer(
+        self, app: Any, settings: Any, smtp: SmtpServer, clock: Any
+    ) -> None:
+        quiet = like(create_app(reader_settings(settings, smtp, send_mail_on_request=False)), app)
+        transport = httpx.ASGITransport(app=quiet)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})).status_code == 202
+            assert smtp.messages == []
+
+            report = await deliver(quiet, clock)
+
+            assert report.sent == 1
+            [mail] = smtp.messages
+            confirmed = await client.post("/v1/readers/sign-in/confirm", json={"token": link_token(mail)})
+            assert confirmed.status_code == 200
+
+    async def test_a_link_that_expired_in_the_outbox_is_not_sent(
+        self, app: Any, settings: Any, smtp: SmtpServer, clock: Any
+    ) -> None:
+        quiet = like(create_app(reader_settings(settings, smtp, send_mail_on_request=False)), app)
+        transport = httpx.ASGITransport(app=quiet)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})
+        clock.now += timedelta(minutes=16)
+
+        report = await deliver(quiet, clock)
+
+        assert (report.sent, report.skipped, smtp.messages) == (0, 1, [])
