@@ -7,7 +7,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.main import create_app
 from app.settings import Settings
+from tests.conftest import like
 from tests.mail_fixtures import SmtpServer, build_app, link_token, mail_settings
 
 _sequence = count(1)
@@ -22,6 +24,12 @@ GENEROUS = {
 
 def reader_settings(settings: Settings, smtp: SmtpServer, **overrides: Any) -> Settings:
     return mail_settings(settings, smtp, **GENEROUS | overrides)
+
+
+def client_with(app: Any, settings: Settings, smtp: SmtpServer, **overrides: Any) -> httpx.AsyncClient:
+    """A client of a second app on the same test database, with other settings."""
+    other = like(create_app(reader_settings(settings, smtp, **overrides)), app)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://testserver")
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ import pytest_asyncio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api_keys.scopes import Scope
-from app.main import create_app
 from app.models import Article
 from tests.comments.helpers import approved, post, posted
-from tests.conftest import bearer, like
+from tests.conftest import bearer
 from tests.factories import create_article, create_author
 from tests.mail_fixtures import SmtpServer, redis_url
-from tests.reader_fixtures import named_reader, reader_settings
+from tests.reader_fixtures import client_with, named_reader
 from tests.test_sanitization import DANGEROUS_SCHEME, INVISIBLE, MarkupCollector
 
 pytestmark = pytest.mark.asyncio
@@ -124,9 +123,7 @@ class TestLimits:
 
 
 def limited(app: Any, settings: Any, smtp: SmtpServer, prefix: str, **limits: str) -> httpx.AsyncClient:
-    values = {"redis_url": redis_url(), "rate_limit_prefix": prefix}
-    limited_app = like(create_app(reader_settings(settings, smtp, **values | limits)), app)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=limited_app), base_url="http://testserver")
+    return client_with(app, settings, smtp, redis_url=redis_url(), rate_limit_prefix=prefix, **limits)
 
 
 class TestRateLimits:

@@ -10,11 +10,9 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.main import create_app
 from app.models import OutboundEmail, Reader, ReaderSession, ReaderSignIn, Subscriber
-from tests.conftest import like
 from tests.mail_fixtures import SmtpServer, deliver, link_token, plain_text
-from tests.reader_fixtures import auth, named_reader, reader_settings, sign_in
+from tests.reader_fixtures import auth, client_with, named_reader, sign_in
 from tests.subscriber_factories import confirm_by_mail, create_newsletter
 
 pytestmark = pytest.mark.asyncio
@@ -101,9 +99,7 @@ class TestSignIn:
         assert first["session_token"] != second["session_token"]
 
     async def test_is_rate_limited_per_address(self, app: Any, settings: Any, smtp: SmtpServer) -> None:
-        limited = like(create_app(reader_settings(settings, smtp, rate_limit_sign_in_per_email="2/hour")), app)
-        transport = httpx.ASGITransport(app=limited)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_with(app, settings, smtp, rate_limit_sign_in_per_email="2/hour") as client:
             codes = [
                 (await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})).status_code
                 for _ in range(3)
@@ -141,13 +137,11 @@ class TestNoEnumeration:
         known = [f"known{n}@example.com" for n in range(5)]
         for email in known:
             await sign_in(client, smtp, email)
-        quiet = like(create_app(reader_settings(settings, smtp, send_mail_on_request=False)), app)
         tries = [("known", known[n % len(known)]) for n in range(self.TRIES)]
         tries += [("unknown", f"stranger{n}@example.com") for n in range(self.TRIES)]
         random.Random(14).shuffle(tries)
         timings: dict[str, list[float]] = {"known": [], "unknown": []}
-        transport = httpx.ASGITransport(app=quiet)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as timed:
+        async with client_with(app, settings, smtp, send_mail_on_request=False) as timed:
             for _ in range(10):  # warm-up
                 await timed.post("/v1/readers/sign-in", json={"email": "warm@example.com"})
             for kind, email in tries:
@@ -231,13 +225,11 @@ class TestOutbox:
     async def test_a_sign_in_mail_waits_in_the_outbox_for_the_deliverer(
         self, app: Any, settings: Any, smtp: SmtpServer, clock: Any
     ) -> None:
-        quiet = like(create_app(reader_settings(settings, smtp, send_mail_on_request=False)), app)
-        transport = httpx.ASGITransport(app=quiet)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_with(app, settings, smtp, send_mail_on_request=False) as client:
             assert (await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})).status_code == 202
             assert smtp.messages == []
 
-            report = await deliver(quiet, clock)
+            report = await deliver(app, clock)
 
             assert report.sent == 1
             [mail] = smtp.messages
@@ -247,12 +239,10 @@ class TestOutbox:
     async def test_a_link_that_expired_in_the_outbox_is_not_sent(
         self, app: Any, settings: Any, smtp: SmtpServer, clock: Any
     ) -> None:
-        quiet = like(create_app(reader_settings(settings, smtp, send_mail_on_request=False)), app)
-        transport = httpx.ASGITransport(app=quiet)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_with(app, settings, smtp, send_mail_on_request=False) as client:
             await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})
         clock.now += timedelta(minutes=16)
 
-        report = await deliver(quiet, clock)
+        report = await deliver(app, clock)
 
         assert (report.sent, report.skipped, smtp.messages) == (0, 1, [])
