@@ -36,8 +36,15 @@ class ReaderRepository:
         result = await self.session.exec(statement)  # type: ignore[call-overload]
         return bool(result.rowcount)
 
-    async def forget_sign_ins(self, email_key: str) -> None:
-        await self.session.exec(delete(ReaderSignIn).where(col(ReaderSignIn.email_key) == email_key))  # type: ignore[call-overload]
+    async def forget_sign_ins(self, email_key: str, *, spent_at: datetime | None = None) -> None:
+        """Deletes the address's links: all of them, or (with `spent_at`) those used or
+        expired by then."""
+        statement = delete(ReaderSignIn).where(col(ReaderSignIn.email_key) == email_key)
+        if spent_at is not None:
+            statement = statement.where(
+                col(ReaderSignIn.used_at).is_not(None) | (col(ReaderSignIn.expires_at) <= spent_at)
+            )
+        await self.session.exec(statement)  # type: ignore[call-overload]
 
     async def session_by_hash(self, token_hash: str, *, now: datetime) -> ReaderSession | None:
         statement = select(ReaderSession).where(

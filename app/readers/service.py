@@ -25,7 +25,9 @@ from app.subscriptions.repository import SubscriberRepository
 async def request_sign_in(
     session: AsyncSession, *, email: str, client: str | None, settings: Settings, now: datetime
 ) -> int:
-    """Queues a sign-in mail for `email`; the outbox id."""
+    """Queues a sign-in mail for `email`; the outbox id. The address's spent links go
+    first: a link row holds an address that may have no reader, so none outlives its use."""
+    await ReaderRepository(session).forget_sign_ins(email.lower(), spent_at=now)
     seed = tokens.new_seed()
     sign_in = ReaderSignIn(
         email=email,

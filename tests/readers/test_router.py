@@ -73,6 +73,19 @@ class TestSignIn:
 
         assert response.status_code == 410 and response.json()["type"].endswith("expired-token")
 
+    async def test_a_new_request_forgets_the_addresses_spent_links(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, session: AsyncSession, clock: Any
+    ) -> None:
+        await sign_in(client, smtp, "ada@example.com")  # used
+        await client.post("/v1/readers/sign-in", json={"email": "ada@example.com"})  # expires
+        await client.post("/v1/readers/sign-in", json={"email": "bob@example.com"})
+        clock.now += timedelta(minutes=16)
+
+        await client.post("/v1/readers/sign-in", json={"email": "ADA@example.com"})
+
+        left = (await session.exec(select(ReaderSignIn.email_key))).all()
+        assert sorted(left) == ["ada@example.com", "bob@example.com"]
+
     async def test_refuses_a_made_up_token(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/readers/sign-in/confirm", json={"token": "x" * 43})
         assert response.status_code == 400
