@@ -11,6 +11,7 @@ from app.api_keys.router import router as api_keys_router
 from app.articles.router import router as articles_router
 from app.authors.router import router as authors_router
 from app.caching.http import add_conditional_get
+from app.comments.router import router as comments_router
 from app.caching.content import ContentCache, refreshing
 from app.caching.middleware import SharedCacheMiddleware
 from app.caching.shared import SharedCache
@@ -28,6 +29,7 @@ from app.newsletters.router import router as newsletters_router
 from app.observation import RequestObservationMiddleware
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
+from app.readers.router import router as readers_router
 from app.problems import add_exception_handlers
 from app.ratelimit import RateLimiter, create_storage
 from app.settings import Settings, get_settings
@@ -44,6 +46,8 @@ from app.webhooks.targets import system_resolver
 ROUTERS = [
     discovery_router,
     articles_router,
+    comments_router,
+    readers_router,
     authors_router,
     tickers_router,
     tags_router,

@@ -27,6 +27,8 @@ FASTAPI_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
 VALIDATION_PROBLEM = "#/components/schemas/ValidationProblemDocument"
 PROBLEM = "#/components/schemas/ProblemDocument"
 REQUIRED_SCOPE = "required_scope"
+READER_SESSION = "reader_session"  # app.readers.dependencies
+SIGN_IN = "a reader session: `Authorization: Bearer <session_token>` from `POST /v1/readers/sign-in/confirm`"
 
 DESCRIPTION = (
     "Markets news for sites, apps and partners: articles tied to the tickers they cover, "
@@ -49,6 +51,8 @@ TAGS = [
     {"name": "Newsletters", "description": "Newsletters and their daily editions."},
     {"name": "Subscriptions", "description": "Double opt-in, preferences with a manage token, one-click unsubscribe."},
     {"name": "Subscribers", "description": "The subscriber list and its CSV export (`subscribers:read`)."},
+    {"name": "Comments", "description": "Readers' comments under articles; writes need a reader session, moderation `comments:moderate`."},
+    {"name": "Readers", "description": "Passwordless sign-in by mailed link, reader sessions, profile and erasure."},
     {"name": "API keys", "description": "Keys and their scopes (`admin`)."},
     {"name": "Webhooks", "description": "Signed events of the changes log, pushed to partners' endpoints (`admin`)."},
     {"name": "Operations", "description": "Liveness and readiness probes."},
@@ -141,14 +145,24 @@ def _declare_security(route: Any, operation: dict[str, Any]) -> None:
     Only a route that cannot answer without one keeps its scheme; the others say `[]`."""
     read = {name for requirement in operation.get("security", []) for name in requirement}
     scopes = [getattr(call, REQUIRED_SCOPE) for call in _calls(route.dependant) if hasattr(call, REQUIRED_SCOPE)]
-    if scopes:
+    sessions = {getattr(call, READER_SESSION) for call in _calls(route.dependant) if hasattr(call, READER_SESSION)}
+    if "or_moderator" in sessions:
+        operation["security"] = [{"ReaderSession": []}, {"HTTPBearer": []}]
+        _append(operation, f"Needs {SIGN_IN}, or an API key with the `comments:moderate` scope.")
+        scopes = ["comments:moderate"]
+    elif "required" in sessions and not scopes:
+        operation["security"] = [{"ReaderSession": []}]
+        _append(operation, f"Needs {SIGN_IN}.")
+    elif scopes:
         also = "" if scopes[0] == "admin" else " (an `admin` key has every scope)"
         _append(operation, f"Needs an API key with the `{scopes[0]}` scope{also}.")
     elif "ManageToken" in read:
         _append(operation, "Needs a subscriber token: `Authorization: Bearer <token>` or `?token=`.")
     else:
         operation["security"] = []
-        if read:
+        if "optional" in sessions:
+            _append(operation, f"Public: no key needed. With {SIGN_IN}, the reader's own pending comments too (a private answer).")
+        elif read:
             _append(operation, "Public: no key needed. A key sent anyway must be valid (401 otherwise).")
         else:
             _append(operation, "Public: no key needed.")

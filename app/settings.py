@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     rate_limit_subscribe_per_email: str = "5/hour"
     rate_limit_confirm_per_client: str = "30/hour"
     rate_limit_search_per_client: str = "120/minute"
+    # Readers and comments (issue 14).
+    rate_limit_sign_in_per_client: str = "10/minute;60/hour"
+    rate_limit_sign_in_per_email: str = "5/hour"
+    rate_limit_comment_per_reader: str = "5/minute;60/day"
+    rate_limit_comment_per_client: str = "20/minute;300/day"
+    rate_limit_report_per_reader: str = "30/hour"
+    sign_in_token_ttl_minutes: int = Field(default=15, ge=1, le=60)
+    reader_session_ttl_days: int = Field(default=30, ge=1, le=365)
+    # A reader with this many approved comments posts straight away (0: everyone does).
+    comment_trust_threshold: int = Field(default=3, ge=0)
+    comment_edit_minutes: int = Field(default=15, ge=0)
+    # More links than this hold a comment for moderation, however trusted its reader.
+    comment_max_links: int = Field(default=2, ge=0)
     # Peers whose X-Forwarded-For is believed (addresses or CIDR blocks of your load balancers).
     trusted_proxies: Annotated[list[str], NoDecode] = []
 
@@ -161,7 +174,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_subscribe_per_client", "rate_limit_subscribe_per_email", "rate_limit_confirm_per_client",
-        "rate_limit_search_per_client",
+        "rate_limit_search_per_client", "rate_limit_sign_in_per_client", "rate_limit_sign_in_per_email",
+        "rate_limit_comment_per_reader", "rate_limit_comment_per_client", "rate_limit_report_per_reader",
     )
     @classmethod
     def check_rate_limit(cls, value: str) -> str:

@@ -382,6 +382,8 @@ class TestAuthenticatedReads:
 PERSONAL = {
     "/v1/changes",
     "/v1/api-keys",
+    "/v1/comments",
+    "/v1/readers/me",
     "/v1/subscribers",
     "/v1/subscribers/export",
     "/v1/subscriptions/me",

@@ -19,11 +19,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 import pytest_asyncio
+from sqlmodel import select
 
 from app.api_keys import service as keys_service
 from app.api_keys.scopes import Scope
+from app.comments import service as comments_service
 from app.main import create_app
-from app.models import WebhookEndpoint
+from app.models import Reader, ReaderSignIn, WebhookEndpoint
+from app.readers import service as readers_service
+from app.readers import tokens as reader_tokens
 from app.settings import Settings
 from app.subscriptions import service as subscriptions_service
 from tests.conftest import like
@@ -129,6 +133,11 @@ FUZZ_SETTINGS = {
     "rate_limit_subscribe_per_email": "1000000/minute",
     "rate_limit_confirm_per_client": "1000000/minute",
     "rate_limit_search_per_client": "1000000/minute",
+    "rate_limit_sign_in_per_client": "1000000/minute",
+    "rate_limit_sign_in_per_email": "1000000/minute",
+    "rate_limit_comment_per_reader": "1000000/minute",
+    "rate_limit_comment_per_client": "1000000/minute",
+    "rate_limit_report_per_reader": "1000000/minute",
 }
 
 
@@ -150,11 +159,15 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
 class World:
     """The rows a valid request names, made for each test (and rolled back after it)."""
 
-    def __init__(self, names: dict[str, str], admin: str, manage: str, spare_key_id: int) -> None:
+    def __init__(
+        self, names: dict[str, str], admin: str, manage: str, spare_key_id: int, reader: str, ids: dict[str, int]
+    ) -> None:
         self.names = names
         self.admin = admin
         self.manage = manage
         self.spare_key_id = spare_key_id
+        self.reader = reader  # a reader's session token
+        self.ids = ids  # comment_id, reader_id
 
     def path_value(self, path: str, name: str) -> str:
         if name == "slug":
@@ -164,6 +177,7 @@ class World:
         return {
             "symbol": self.names["tickers"], "fmt": "rss", "day": datetime.now(UTC).date().isoformat(),
             "key_id": str(self.spare_key_id), "webhook_id": self.names["webhooks"],
+            **{key: str(value) for key, value in self.ids.items()},
         }[name]
 
     def field_value(self, name: str, schema: dict[str, Any]) -> Any:
@@ -339,7 +353,26 @@ async def world(session: Any, settings: Settings) -> World:
     }
     manage = subscriptions_service.manage_token(settings, subscriber, now=datetime.now(UTC))
     assert spare.id is not None
-    return World(names, admin, manage, spare.id)
+    reader, session_token = await signed_in_reader(session, settings)
+    comment = await comments_service.post_comment(
+        session, article, reader, body_markdown="Fuzz me.", parent_id=None, settings=settings, now=datetime.now(UTC)
+    )
+    await session.commit()
+    assert reader.id is not None and comment.id is not None
+    return World(names, admin, manage, spare.id, session_token, {"comment_id": comment.id, "reader_id": reader.id})
+
+
+async def signed_in_reader(session: Any, settings: Settings) -> tuple[Reader, str]:
+    """A reader with a display name and a session, through the sign-in service."""
+    now = datetime.now(UTC)
+    await readers_service.request_sign_in(session, email="fuzz-reader@example.com", client=None, settings=settings, now=now)
+    link = (await session.exec(select(ReaderSignIn))).one()
+    reader, token = await readers_service.confirm_sign_in(
+        session, token=reader_tokens.sign_in_token(settings.secret_key, link.seed), settings=settings, now=now
+    )
+    reader.display_name = "Fuzz"
+    await session.flush()
+    return reader, token
 
 
 @pytest.mark.parametrize(
@@ -349,7 +382,7 @@ async def test_hostile_values_get_problems_quickly(app: Any, settings: Settings,
     fuzzed = like(create_app(settings.model_copy(update=FUZZ_SETTINGS)), app)
     fuzzed.state.webhook_resolver = to_test_net
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
-    token = world.manage if "ManageToken" in schemes else world.admin
+    token = world.manage if "ManageToken" in schemes else world.reader if "ReaderSession" in schemes else world.admin
     headers = {"Authorization": f"Bearer {token}"} if schemes else {}
     transport = httpx.ASGITransport(app=fuzzed, raise_app_exceptions=False)
     findings = []

@@ -41,7 +41,10 @@ def unreachable_database_urls(tmp_path: Path) -> list[str]:
 
 
 # Writes a reader makes without an API key: subscribing, confirming, one-click unsubscribe.
-PUBLIC_WRITES = {"/v1/subscriptions", "/v1/subscriptions/confirm", "/v1/subscriptions/unsubscribe"}
+PUBLIC_WRITES = {
+    "/v1/subscriptions", "/v1/subscriptions/confirm", "/v1/subscriptions/unsubscribe",
+    "/v1/readers/sign-in", "/v1/readers/sign-in/confirm",
+}
 
 class TestCheckHealth:
     async def test_answers_ok(self, client):

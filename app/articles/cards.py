@@ -65,6 +65,11 @@ def card(item: dict[str, Any], site_url: str) -> dict[str, Any]:
         "tags": tags,
         "ai_generated": item["author_kind"] == "ai_agent",
         "canonical_url": canonical_url(site_url, item["slug"]),
+        # A card stored by revision 1 (until `refresh_stale_cards` reaches it, during a
+        # rolling deploy) has neither: an article then had no comments and was open.
+        "comment_count": item.get("comment_count", 0),
+        # SQLite's JSON has no booleans: the flag arrives as 0 or 1 there.
+        "comments_open": bool(item.get("comments_open", True)),
     }
 
 

@@ -29,7 +29,7 @@ from sqlmodel import col
 from app.models import Article, ArticleTag, ArticleTicker, Author, Tag, Ticker
 from app.sql import json_array_agg, json_object, literal_key, utc_text
 
-CARD_REVISION = 1
+CARD_REVISION = 2
 NOTED_CARDS = "stale_cards"
 BATCH = 2_000
 # The fields of authors, tickers and tags a card shows: changing any other (a bio, an
@@ -77,6 +77,7 @@ def card_object() -> Any:
         "hero_image_credit": Article.hero_image_credit, "author_id": Article.author_id,
         "author_slug": Author.slug, "author_name": Author.name, "author_kind": Author.kind,
         "author_avatar_url": Author.avatar_url, "tickers": _tickers_json(), "tags": _tags_json(),
+        "comment_count": Article.comment_count, "comments_open": Article.comments_open,
     }
     return json_object(*[part for name, value in fields.items() for part in (literal_key(name), value)])
 

@@ -38,6 +38,28 @@ ALLOWED_ATTRIBUTES = {
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What a kind of text may contain once sanitized, and how its links are marked."""
+
+    tags: frozenset[str]
+    attributes: dict[str, set[str]]
+    link_rel: str
+    images: bool = True
+
+
+ARTICLE = Profile(frozenset(ALLOWED_TAGS), ALLOWED_ATTRIBUTES, "noopener noreferrer")
+# Readers' comments: no headings, tables or images (an image would load a stranger's URL
+# in every visitor's browser); links are user-generated and followed by no crawler
+# (rel="nofollow ugc", https://developers.google.com/search/docs/crawling-indexing/qualify-outbound-links).
+COMMENT = Profile(
+    frozenset({"p", "ul", "ol", "li", "a", "strong", "em", "del", "s", "code", "pre", "blockquote", "br"}),
+    {"a": {"href", "title"}, "ol": {"start"}},
+    "nofollow ugc",
+    images=False,
+)
+
+
+@dataclass(frozen=True)
 class RenderedBody:
     html: str
     word_count: int
@@ -82,6 +104,8 @@ def _build_parser() -> MarkdownIt:
 
 
 _parser = _build_parser()
+# Without images, `![alt](url)` reads as "!" and a plain link to the URL.
+_parser_without_images = _build_parser().disable("image")
 
 
 def _cashtags(tokens: Sequence[Token]) -> list[str]:
@@ -99,23 +123,24 @@ def find_cashtags(markdown: str) -> list[str]:
 
 
 def render_body(
-    markdown: str, *, site_url: str, resolve: Callable[[str], str | None]
+    markdown: str, *, site_url: str, resolve: Callable[[str], str | None], profile: Profile = ARTICLE
 ) -> RenderedBody:
     """Renders Markdown; `resolve` maps a cashtag's symbol to a known ticker's symbol or None."""
+    parser = _parser if profile.images else _parser_without_images
     env: dict[str, Any] = {"site_url": site_url}
-    tokens = _parser.parse(markdown, env)
+    tokens = parser.parse(markdown, env)
     env["linked_symbols"] = {
         symbol: canonical
         for symbol in _cashtags(tokens)
         if (canonical := resolve(symbol)) is not None
     }
-    raw_html = _parser.renderer.render(tokens, _parser.options, env)
+    raw_html = parser.renderer.render(tokens, parser.options, env)
     html = nh3.clean(
         raw_html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        tags=set(profile.tags),
+        attributes=profile.attributes,
         url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
+        link_rel=profile.link_rel,
     )
     words = len(WORD.findall(nh3.clean(html, tags=set())))
     return RenderedBody(

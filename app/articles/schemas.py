@@ -45,6 +45,7 @@ class ArticleCreate(RequestBody):
     tags: list[TagSlug] = Field(default_factory=list, max_length=10)
     hero_image: HeroImage | None = None
     editorial_review: EditorialReviewInput | None = None
+    comments_open: bool = Field(default=True, description="Readers may comment (issue 14).")
 
 
 class ArticleUpdate(RequestBody):
@@ -61,6 +62,7 @@ class ArticleUpdate(RequestBody):
     tags: list[TagSlug] = omittable(max_length=10)
     hero_image: HeroImage | None = None
     editorial_review: EditorialReviewInput | None = None
+    comments_open: bool = omittable(description="`false` closes the thread: new comments are a 409.")
 
 
 class AuthorCard(BaseModel):
@@ -107,6 +109,8 @@ class ArticleCard(BaseModel):
     tags: list[TagRef]
     ai_generated: bool
     canonical_url: str
+    comment_count: int = Field(description="Approved comments, replies included.")
+    comments_open: bool
 
 
 class ArticleDetail(ArticleCard):

@@ -142,6 +142,7 @@ async def create_article(
         updated_at=now,
         ticker_links=[],
         tag_links=[],
+        comments_open=data.comments_open,
         **_hero(data.hero_image.model_dump() if data.hero_image else None),
     )
     _apply_review(article, author, data.editorial_review, now=now)
@@ -161,7 +162,7 @@ async def update_article(
     if "author" in changes:
         author = await authors_service.require_author(session, changes["author"], loc=["body", "author"])
         article.author_id, article.author = author.id, author  # type: ignore[assignment]
-    for name in ("title", "dek", "body_markdown", "status", "published_at"):
+    for name in ("title", "dek", "body_markdown", "status", "published_at", "comments_open"):
         if name in changes:
             setattr(article, name, changes[name])
     if article.status == "published" and article.published_at is None:

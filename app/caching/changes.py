@@ -20,16 +20,18 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.caching.keys import ALL, Footprint, changed_keys
+from app.caching.keys import ALL, Footprint, changed_keys, comments_key
 from app.changes.log import Edits, append_changes
 from app.db import utcnow
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
+from app.models.comment import Comment
+from app.models.reader import Reader
 from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter
 from app.models.tag import Tag
@@ -56,6 +58,8 @@ class Noted:
     everything: bool = False
     # Existing authors, tickers and tags changed: what the pages showing them show.
     shown: dict[type, set[int]] = field(default_factory=dict)
+    # Keys a write names directly: the comment pages it changed.
+    keys: set[str] = field(default_factory=set)
 
     def edits(self, article_ids: set[int]) -> Edits:
         return Edits(
@@ -127,6 +131,10 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
             noted.everything = True
             if isinstance(obj, Author | Ticker | Tag) and obj.id is not None:
                 noted.shown.setdefault(type(obj), set()).add(obj.id)
+        elif isinstance(obj, Comment):
+            noted.keys.add(comments_key(obj.article_id))
+        elif isinstance(obj, Reader) and obj in session.dirty:
+            noted.keys |= _threads_showing(session.connection(), obj)
         elif isinstance(obj, Article) and obj.id is None:
             noted.new_articles.append(obj)
         elif (article_id := _touched_article_id(obj)) is not None and article_id not in noted.before:
@@ -136,6 +144,14 @@ def note_content_changes(session: Session, _flush_context: Any, _instances: Any)
         noted.before.update({article_id: found.get(article_id) for article_id in unseen})
 
 
+def _threads_showing(connection: Connection, reader: Reader) -> set[str]:
+    """A reader's name shows on their comments: a rename or an erasure changes those threads."""
+    if not inspect(reader).attrs.display_name.history.has_changes():
+        return set()
+    statement = select(Comment.article_id).where(col(Comment.reader_id) == reader.id).distinct()
+    return {comments_key(article_id) for article_id in connection.execute(statement).scalars()}
+
+
 def record_noted_changes(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     """Bumps the keys this transaction changed and logs what it changed for mirrors
     (`app.changes.log`); the keys' new versions, by name. `now` is the request's clock,
@@ -143,7 +159,7 @@ def record_noted_changes(session: Session, *, now: datetime | None = None) -> di
     noted: Noted | None = session.info.pop(NOTED, None)
     if noted is None:
         return {}
-    keys = {ALL} if noted.everything else set()
+    keys = ({ALL} if noted.everything else set()) | noted.keys
     article_ids = set(noted.before) | {article.id for article in noted.new_articles if article.id is not None}
     connection = session.connection()
     after = read_footprints(connection, article_ids)

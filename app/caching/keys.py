@@ -8,6 +8,10 @@ newsletters) and on the narrowest keys that cover its rows:
   filtered by one of them (every row of it carries that key), else on `articles`;
 - the catalogues, whose counts and newest dates move with publishing, on `counts`.
 
+An article's comment pages (its thread and each comment's replies) depend on
+`article:<id>` and `comments:<id>`: a comment write bumps `comments:<id>`, and one that
+moves the article's approved count changes the article row, so its page and lists too.
+
 A write to an article bumps `article:<id>` and, for every list the article is on before
 or after the write, that list's keys; `counts` when what is counted moved. A write to any
 other content bumps `all`.
@@ -26,6 +30,10 @@ CATALOGUE_KEYS = (ALL, COUNTS)
 
 def article_key(article_id: int) -> str:
     return f"article:{article_id}"
+
+
+def comments_key(article_id: int) -> str:
+    return f"comments:{article_id}"
 
 
 def ticker_key(ticker_id: int) -> str:

@@ -91,3 +91,10 @@ def render_confirmation(
         _render("confirmation.txt.j2", **context),
         _render("confirmation.html.j2", **context),
     )
+
+
+def render_sign_in(*, sign_in_url: str, ttl_minutes: int) -> RenderedMail:
+    """The same mail for every address: a new reader and a returning one get one link."""
+    subject = "Your sign-in link"
+    context = {"subject": subject, "sign_in_url": sign_in_url, "ttl_minutes": ttl_minutes}
+    return RenderedMail(subject, _render("sign_in.txt.j2", **context), _render("sign_in.html.j2", **context))

@@ -4,9 +4,11 @@ from app.models.api_key import ApiKey
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.author import Author
 from app.models.change import ArticleChange, ArticleChangeTicker, ArticleMirrorState, ChangeLogHead
+from app.models.comment import Comment, CommentReport
 from app.models.content_key import ContentKey
 from app.models.newsletter import Newsletter, NewsletterEdition
 from app.models.outbox import OutboundEmail
+from app.models.reader import Reader, ReaderSession, ReaderSignIn
 from app.models.subscription import (
     ConfirmationToken,
     Subscriber,
@@ -29,11 +31,16 @@ __all__ = [
     "ArticleTicker",
     "Author",
     "ChangeLogHead",
+    "Comment",
+    "CommentReport",
     "ContentKey",
     "ConfirmationToken",
     "Newsletter",
     "NewsletterEdition",
     "OutboundEmail",
+    "Reader",
+    "ReaderSession",
+    "ReaderSignIn",
     "Subscriber",
     "SubscriberAuthor",
     "SubscriberEvent",

@@ -47,6 +47,10 @@ class Article(Timestamped, table=True):
     # (`app.articles.documents`); never set directly.
     card: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     card_revision: int = Field(default=0, index=True)
+    # Approved comments, recounted by every comment write under the article's row lock
+    # (`app.comments.counts`); editors close a thread with `comments_open`.
+    comment_count: int = 0
+    comments_open: bool = True
 
     author: Author = Relationship(sa_relationship_kwargs={"lazy": "raise"})
     ticker_links: list["ArticleTicker"] = Relationship(

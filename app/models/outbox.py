@@ -19,7 +19,10 @@ class OutboundEmail(Timestamped, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
-    subscriber_id: int = Field(foreign_key="subscriber.id", ondelete="CASCADE", index=True)
+    # A subscriber's mail, or a reader's sign-in link (`reader_sign_in_id`).
+    subscriber_id: int | None = Field(
+        default=None, foreign_key="subscriber.id", ondelete="CASCADE", index=True
+    )
     newsletter_id: int | None = Field(default=None, foreign_key="newsletter.id", ondelete="CASCADE")
     edition_date: date | None = None
     status: str = Field(max_length=16)
@@ -31,6 +34,9 @@ class OutboundEmail(Timestamped, table=True):
     # the token and never holds the link (issue 10, item 8).
     confirmation_token_id: int | None = Field(
         default=None, foreign_key="confirmation_token.id", ondelete="CASCADE"
+    )
+    reader_sign_in_id: int | None = Field(
+        default=None, foreign_key="reader_sign_in.id", ondelete="CASCADE", index=True
     )
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = timestamp(nullable=True)

@@ -14,6 +14,7 @@ from app.mail.rendering import render_edition
 from app.mail.transport import Outgoing, build_message
 from app.models import Newsletter, OutboundEmail, Subscriber
 from app.newsletters import service
+from app.readers import service as readers_service
 from app.settings import Settings
 from app.subscriptions import service as subscriptions_service
 
@@ -80,19 +81,22 @@ async def compose(
     """Mail and envelope recipient per outbox id; None where the subscriber has left since
     the row was queued. One row that cannot be built does not hold back the others."""
     subscribers = await subscriptions_service.load_subscribers(
-        session, [message.subscriber_id for message in messages]
+        session, [message.subscriber_id for message in messages if message.subscriber_id is not None]
     )
     composed: dict[int, Outgoing | Unbuildable | None] = {}
     for message in messages:
         assert message.id is not None
-        subscriber = subscribers.get(message.subscriber_id)
-        if subscriber is None:
+        subscriber = subscribers.get(message.subscriber_id) if message.subscriber_id else None
+        if subscriber is None and message.kind != "sign_in":
             composed[message.id] = None
             continue
         try:
-            composed[message.id] = await _compose_one(
-                session, settings, message, subscriber, now, cache
-            )
+            if subscriber is None:
+                composed[message.id] = await _sign_in(session, settings, message, now)
+            else:
+                composed[message.id] = await _compose_one(
+                    session, settings, message, subscriber, now, cache
+                )
         except Exception as error:
             logger.exception("mail %s could not be built", message.id)
             composed[message.id] = Unbuildable(f"{type(error).__name__}: {error}"[:500])
@@ -116,6 +120,18 @@ async def _compose_one(
         )
         built = None if mail is None else build_message(settings, to=subscriber.email, mail=mail, now=now)
     return None if built is None else Outgoing(subscriber.email, built)
+
+
+async def _sign_in(
+    session: AsyncSession, settings: Settings, message: OutboundEmail, now: datetime
+) -> Outgoing | None:
+    """A reader's sign-in link, through the same outbox and SMTP path as newsletters."""
+    assert message.reader_sign_in_id is not None
+    found = await readers_service.sign_in_mail(session, settings, message.reader_sign_in_id, now=now)
+    if found is None:
+        return None
+    recipient, mail = found
+    return Outgoing(recipient, build_message(settings, to=recipient, mail=mail, now=now))
 
 
 async def _edition(

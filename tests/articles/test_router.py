@@ -47,6 +47,8 @@ def card(article: Article, author: Author, **overrides: Any) -> dict[str, Any]:
         "tags": [],
         "ai_generated": author.kind == "ai_agent",
         "canonical_url": f"{SITE_URL}/articles/{article.slug}",
+        "comment_count": 0,
+        "comments_open": True,
     } | overrides
 
 
@@ -588,6 +590,8 @@ class TestCreateArticle:
             "tags": [],
             "ai_generated": False,
             "canonical_url": f"{SITE_URL}/articles/berkshire-alibaba-a-hong-kong-bet",
+            "comment_count": 0,
+            "comments_open": True,
             "status": "published",
             "body_html": (
                 "<p>Holders of "
