@@ -16,8 +16,9 @@ ENV PATH="/srv/tickerfeed/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     ENVIRONMENT=production
 EXPOSE 8000
-# No proxy headers: uvicorn would otherwise rewrite the client address from X-Forwarded-For
-# (trusting any peer under FORWARDED_ALLOW_IPS=*, and taking a hop the client chose). The
-# app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (app/clients.py).
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "4", "--loop", "uvloop", "--http", "app.serving:BoundedTargetHttpToolsProtocol", "--no-proxy-headers"]
+# `tickerfeed serve`: migrations, then uvicorn with what the CLI sets up around it (a
+# draining shutdown on SIGTERM, metrics counted across workers, the bounded request target,
+# no proxy headers: the app reads X-Forwarded-For itself, from TRUSTED_PROXIES only,
+# app/clients.py). Give the container a stop grace above SHUTDOWN_DRAIN_SECONDS plus
+# SHUTDOWN_GRACE_SECONDS (30 s for the defaults).
+CMD ["tickerfeed", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "4"]
