@@ -68,10 +68,16 @@ TEXT_SCHEMAS = {
     "RssFeed": {"type": "string", "description": "An RSS 2.0 document."},
     "AtomFeed": {"type": "string", "description": "An Atom 1.0 (RFC 4287) document."},
     "SubscribersCsv": {"type": "string", "description": "RFC 4180 CSV with a header row."},
+    # One event of the stream, as an SSE client parses it (schemathesis validates each).
     "EventStream": {
-        "type": "string",
+        "type": "object",
         "description": "Server-Sent Events (`text/event-stream`): `id:`, `event:` and `data:` lines per event, "
-        "a blank line after each; comment lines start with `:`.",
+        "a blank line after each; comment lines start with `:`. This schema is one parsed event.",
+        "properties": {
+            "id": {"type": "string", "description": "The change's `seq`: send it back as `Last-Event-ID`."},
+            "event": {"type": "string", "description": "The change's type, or `error` before the server closes."},
+            "data": {"type": "string", "description": "JSON: the article's card, `{id, slug}`, or `{reason}`."},
+        },
     },
 }
 

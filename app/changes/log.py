@@ -171,7 +171,7 @@ def append_changes(connection: Connection, edits: Edits, *, now: datetime) -> Ap
     # Under the lock: an article logged visible meanwhile is found here.
     article_ids = set(edits.article_ids) | visible_articles_showing(connection, edits)
     if not article_ids:
-        return 0
+        return Appended()
     transitions = _transitions(connection, sorted(article_ids), now=now, edited=True)
     return _write(connection, transitions, last_seq=last_seq, occurred_at=dict.fromkeys(article_ids, now))
 

@@ -145,7 +145,7 @@ async def erase_my_reader(session: SessionDep, reader: CurrentReader, now: Clock
 
 
 @router.post(
-    "/{reader_id}/ban",
+    "/{reader_id:int}/ban",
     summary="Ban a reader",
     response_model=ReaderBanned,
     responses=problem_responses(401, 403, 404, 422),
@@ -161,7 +161,7 @@ async def ban_reader(
 
 
 @router.patch(
-    "/{reader_id}",
+    "/{reader_id:int}",
     summary="Link a reader to an author",
     response_model=ReaderAuthor,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),

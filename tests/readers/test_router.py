@@ -259,3 +259,14 @@ class TestOutbox:
         report = await deliver(app, clock)
 
         assert (report.sent, report.skipped, smtp.messages) == (0, 1, [])
+
+
+class TestPathsBesideAReadersId:
+    """Found by `make fuzz`: `/v1/readers/sign-in` and `sign-out` are not a reader's id, so
+    a method they do not have is a 405, not the ban or link route's 422 or 415."""
+
+    @pytest.mark.parametrize("path", ["/v1/readers/sign-in", "/v1/readers/sign-out"])
+    async def test_an_undeclared_method_is_a_405(self, client: httpx.AsyncClient, admin: dict[str, str], path: str) -> None:
+        response = await client.patch(path, headers=admin, json={"author": "x"})
+        assert response.status_code == 405, response.text
+        assert response.headers["content-type"] == "application/problem+json"
