@@ -234,8 +234,19 @@ def build_openapi(app: FastAPI, *, public_api_url: str) -> dict[str, Any]:
     for route, operation in _route_operations(app, schema):
         _declare_security(route, operation)
         _document_every_problem(route, operation)
+        _only_the_declared_schema(operation)
     _add_component_schemas(schema)
     return schema
+
+
+def _only_the_declared_schema(operation: dict[str, Any]) -> None:
+    """FastAPI merges a response class's default schema (`type: string`) into a declared
+    `$ref` beside it; in OpenAPI 3.1 both apply, which no event stream satisfies."""
+    for response in operation.get("responses", {}).values():
+        for media in response.get("content", {}).values():
+            schema = media.get("schema", {})
+            if "$ref" in schema:
+                media["schema"] = {"$ref": schema["$ref"]}
 
 
 def install_openapi(app: FastAPI) -> None:
