@@ -34,6 +34,9 @@ from app.sql import json_array_agg, json_list
 HEAD_ID = 1
 # The channel of the NOTIFY each appending transaction sends on PostgreSQL.
 CHANGES_CHANNEL = "tickerfeed_changes"
+# Due articles logged per statement: their ids are bound one by one (PostgreSQL takes at most
+# 32,767 parameters), and the first poll after upgrading a large database logs them all.
+DUE_BATCH = 5_000
 head = ChangeLogHead.__table__  # type: ignore[attr-defined]
 mirror_state = ArticleMirrorState.__table__  # type: ignore[attr-defined]
 change = ArticleChange.__table__  # type: ignore[attr-defined]
@@ -183,13 +186,21 @@ def materialise_due(connection: Connection, *, now: datetime) -> Appended:
     last_seq = lock_head(connection)
     due_at = mirror_state.c.due_at
     statement = (
-        select(mirror_state.c.article_id, due_at).where(due_at <= now).order_by(due_at, mirror_state.c.article_id)
+        select(mirror_state.c.article_id, due_at).where(due_at <= now)
+        .order_by(due_at, mirror_state.c.article_id).limit(DUE_BATCH)
     )
-    due = {row.article_id: row.due_at for row in connection.execute(statement)}
-    if not due:
-        return Appended()
-    transitions = _transitions(connection, list(due), now=now, edited=False)
-    return _write(connection, transitions, last_seq=last_seq, occurred_at=due)
+    appended, logged = Appended(), set[int]()
+    # A batch at a time: a logged article is no longer due, so the next look finds the next.
+    while (due := {row.article_id: row.due_at for row in connection.execute(statement)}) and not logged & due.keys():
+        transitions = _transitions(connection, list(due), now=now, edited=False)
+        step = _write(connection, transitions, last_seq=last_seq, occurred_at=due)
+        last_seq = step.last_seq if step.last_seq is not None else last_seq
+        appended = Appended(
+            last_seq=step.last_seq if step.last_seq is not None else appended.last_seq,
+            scheduled=appended.scheduled or step.scheduled,
+        )
+        logged |= due.keys()
+    return appended
 
 
 def visible_articles_showing(connection: Connection, edits: Edits) -> set[int]:

@@ -10,6 +10,7 @@ from sqlalchemy import column, insert, select, table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import migrations
+from app.changes import log
 from app.changes.log import change, materialise_due
 from app.db import utcnow
 from app.models import Author
@@ -58,5 +59,28 @@ async def test_articles_published_before_it_are_logged_by_the_first_reader(url_b
             logged = (await connection.execute(select(change.c.slug, change.c.type).order_by(change.c.seq))).all()
             assert [tuple(row) for row in logged] == [("older", "article.published"), ("newer", "article.published")]
             assert (await connection.run_sync(lambda sync: materialise_due(sync, now=now + timedelta(days=2)))).last_seq == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_a_large_backlog_is_logged_a_batch_at_a_time(url_before: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More due articles than one statement can bind (PostgreSQL: 32,767 parameters; found on
+    the 1M benchmark database): logged in order, in batches, by one call."""
+    monkeypatch.setattr(log, "DUE_BATCH", 2)
+    now = utcnow()
+    engine = create_async_engine(url_before)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(Author.__table__).values(  # type: ignore[attr-defined]
+                id=1, slug="desk", name="Desk", kind="human", bio="", expertise=[], links=[],
+                created_at=now, updated_at=now,
+            ))
+            rows = [article(f"a{n}", "published", now - timedelta(days=10 - n)) for n in range(5)]
+            await connection.execute(insert(table("article", *map(column, rows[0]))), rows)
+        await asyncio.to_thread(migrations.upgrade, url_before)
+        async with engine.begin() as connection:
+            appended = await connection.run_sync(lambda sync: materialise_due(sync, now=now))
+            logged = (await connection.execute(select(change.c.slug).order_by(change.c.seq))).scalars().all()
+        assert (appended.last_seq, logged) == (5, ["a0", "a1", "a2", "a3", "a4"])
     finally:
         await engine.dispose()
