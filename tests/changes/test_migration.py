@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import column, insert, select, table
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import migrations
 from app.changes import log
@@ -35,24 +35,30 @@ def url_before() -> Iterator[str]:
         yield url
 
 
+async def upgrade_with(engine: AsyncEngine, url: str, rows: list[dict[str, object]]) -> None:
+    """`rows` written as articles of one author before the changes log, then the upgrade."""
+    now = utcnow()
+    async with engine.begin() as connection:
+        await connection.execute(insert(Author.__table__).values(  # type: ignore[attr-defined]
+            id=1, slug="desk", name="Desk", kind="human", bio="", expertise=[], links=[],
+            created_at=now, updated_at=now,
+        ))
+        # The table as that revision has it (the model has grown columns since).
+        await connection.execute(insert(table("article", *map(column, rows[0]))), rows)
+    # Alembic's env runs its own event loop.
+    await asyncio.to_thread(migrations.upgrade, url)
+
+
 async def test_articles_published_before_it_are_logged_by_the_first_reader(url_before: str) -> None:
     now = utcnow()
     engine = create_async_engine(url_before)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(insert(Author.__table__).values(  # type: ignore[attr-defined]
-                id=1, slug="desk", name="Desk", kind="human", bio="", expertise=[], links=[],
-                created_at=now, updated_at=now,
-            ))
-            # The table as that revision has it (the model has grown columns since).
-            await connection.execute(insert(table("article", *map(column, article("x", "draft", None)))), [
-                article("older", "published", now - timedelta(days=2)),
-                article("newer", "published", now - timedelta(days=1)),
-                article("later", "published", now + timedelta(days=1)),
-                article("draft", "draft", None),
-            ])
-        # Alembic's env runs its own event loop.
-        await asyncio.to_thread(migrations.upgrade, url_before)
+        await upgrade_with(engine, url_before, [
+            article("older", "published", now - timedelta(days=2)),
+            article("newer", "published", now - timedelta(days=1)),
+            article("later", "published", now + timedelta(days=1)),
+            article("draft", "draft", None),
+        ])
         async with engine.begin() as connection:
             assert (await connection.run_sync(lambda sync: materialise_due(sync, now=now))).last_seq == 2
             assert not await connection.run_sync(lambda sync: materialise_due(sync, now=now))
@@ -70,14 +76,7 @@ async def test_a_large_backlog_is_logged_a_batch_at_a_time(url_before: str, monk
     now = utcnow()
     engine = create_async_engine(url_before)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(insert(Author.__table__).values(  # type: ignore[attr-defined]
-                id=1, slug="desk", name="Desk", kind="human", bio="", expertise=[], links=[],
-                created_at=now, updated_at=now,
-            ))
-            rows = [article(f"a{n}", "published", now - timedelta(days=10 - n)) for n in range(5)]
-            await connection.execute(insert(table("article", *map(column, rows[0]))), rows)
-        await asyncio.to_thread(migrations.upgrade, url_before)
+        await upgrade_with(engine, url_before, [article(f"a{n}", "published", now - timedelta(days=10 - n)) for n in range(5)])
         async with engine.begin() as connection:
             appended = await connection.run_sync(lambda sync: materialise_due(sync, now=now))
             logged = (await connection.execute(select(change.c.slug).order_by(change.c.seq))).scalars().all()
