@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.sql import is_database_unreachable
+
 logger = logging.getLogger("tickerfeed")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -252,35 +254,7 @@ def _violated_constraint(exc: Exception) -> str:
     return str(driver_error) if driver_error is not None and "sqlite" in type(driver_error).__module__ else type(exc).__name__
 
 
-# What the database (or its driver) raises when it cannot be reached or went away mid-way:
-# refused or dropped connections, a server shutting down or starting up, a pool with no
-# connection to give. Found by class name in the chain of causes, so that the drivers need
-# not be imported here.
-UNREACHABLE_DRIVER_ERRORS = frozenset({
-    "CannotConnectNowError",  # the database system is starting up / shutting down
-    "AdminShutdownError",  # terminated by an administrator's command (a restart)
-    "CrashShutdownError",
-    "ConnectionDoesNotExistError",
-    "ConnectionFailureError",
-    "InternalClientError",  # asyncpg's protocol state after the server dropped the connection
-})
 DATABASE_RETRY_AFTER_SECONDS = 2
-
-
-def is_database_unreachable(error: BaseException) -> bool:
-    """True when `error` says the database could not be reached, not that a statement was wrong."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)):
-            return True
-        if type(current).__name__ in UNREACHABLE_DRIVER_ERRORS:
-            return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return False
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, String, any_, bindparam, func, literal_column, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import column as column_of_each
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -175,12 +176,51 @@ async def fetch_all(connection: AsyncConnection, statement: Any, parameters: dic
     if sync is not None:
         sync.dispatch.before_cursor_execute(sync, None, prepared.sql, arguments, None, False)
     driver: Any = (await connection.get_raw_connection()).driver_connection
-    if connection.dialect.name == "postgresql":
-        return await driver.fetch(prepared.sql, *arguments)  # type: ignore[no-any-return]
-    return [prepared.mapping(row) for row in await driver.execute_fetchall(prepared.sql, arguments)]
+    try:
+        if connection.dialect.name == "postgresql":
+            return await driver.fetch(prepared.sql, *arguments)  # type: ignore[no-any-return]
+        return [prepared.mapping(row) for row in await driver.execute_fetchall(prepared.sql, arguments)]
+    except Exception as error:
+        # The driver's own error skips SQLAlchemy's translation: a connection the server
+        # dropped (a restart) would reach the client as a 500 and go back to the pool.
+        # Say it the way SQLAlchemy would, so it is answered 503 and the connection dropped.
+        if not is_database_unreachable(error):
+            raise
+        await connection.invalidate(error)
+        raise sa_exc.OperationalError(prepared.sql, arguments, error, connection_invalidated=True) from error
 
 
 async def fetch_one(connection: AsyncConnection, statement: Any, parameters: dict[str, Any]) -> Mapping[str, Any]:
     """The one row of a read statement that always returns one."""
     (row,) = await fetch_all(connection, statement, parameters)
     return row
+
+
+# What the database (or its driver) raises when it cannot be reached or went away mid-way:
+# refused or dropped connections, a server shutting down or starting up, a pool with no
+# connection to give. Found by class name in the chain of causes, so that the drivers need
+# not be imported here.
+UNREACHABLE_DRIVER_ERRORS = frozenset({
+    "CannotConnectNowError",  # the database system is starting up / shutting down
+    "AdminShutdownError",  # terminated by an administrator's command (a restart)
+    "CrashShutdownError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "InternalClientError",  # asyncpg's protocol state after the server dropped the connection
+})
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """True when `error` says the database could not be reached, not that a statement was wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)):
+            return True
+        if type(current).__name__ in UNREACHABLE_DRIVER_ERRORS:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False

@@ -1,8 +1,11 @@
 """The production engine's transaction behaviour, which every request relies on."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.sql import fetch_all, is_database_unreachable
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -31,3 +34,25 @@ async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
         with pytest.raises(Exception, match="(?i)foreign key"):
             await connection.execute(text("INSERT INTO ticker_alias (ticker_id, alias) VALUES (999999, 'NOPE')"))
         await connection.rollback()
+
+
+async def test_a_connection_the_server_dropped_is_an_invalidated_operational_error(engine: AsyncEngine) -> None:
+    """Reads that bypass SQLAlchemy's execution (app.sql.fetch_all) still say "unreachable"
+    the way SQLAlchemy would, so the request is a 503 and the pool drops the connection;
+    the restart fault test once saw such a read answered 500."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only a server can drop a connection")
+    async with engine.connect() as connection:
+        backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        with pytest.raises(OperationalError) as raised:
+            await fetch_all(connection, select(literal(1).label("one")), {})
+
+        assert raised.value.connection_invalidated
+        assert is_database_unreachable(raised.value)
+        assert connection.invalidated
+
+    async with engine.connect() as connection:
+        assert (await fetch_all(connection, select(literal(1).label("one")), {}))[0]["one"] == 1
