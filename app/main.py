@@ -27,6 +27,7 @@ from app.middleware import HeadAsGetMiddleware, RequestIdMiddleware, RequestLimi
 from app.openapi import install_openapi
 from app.newsletters.router import router as newsletters_router
 from app.observation import RequestObservationMiddleware
+from app.overload import LoadSheddingMiddleware
 from app.operations import router as operations_router
 from app.pagination import CursorCodec
 from app.readers.router import router as readers_router
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_path_bytes=settings.max_path_bytes,
         max_query_string_bytes=settings.max_query_string_bytes,
     )
+    # Outside the limits and the cache: a refusal costs the least, and a cache hit counts too.
+    app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_requests_in_flight)
     app.add_middleware(
         ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -69,6 +69,9 @@ DELIVERIES = Counter(
     "Delivery attempts recorded, by outbox kind and outcome (sent, retried, failed, skipped).",
     ["kind", "outcome"],
 )
+REQUESTS_SHED = Counter(
+    "tickerfeed_http_requests_shed", "Requests refused with a 503 because the process was at max_requests_in_flight.",
+)
 RATE_LIMIT_REFUSALS = Counter(
     "tickerfeed_rate_limit_refusals", "Requests refused with a 429, by limit.", ["limit"],
 )

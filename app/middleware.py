@@ -15,22 +15,29 @@ from app.serving import TARGET_TOO_LONG
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-async def send_problem(scope: Scope, send: Send, status: int, detail: str, kind: str) -> None:
+async def send_problem(
+    scope: Scope, send: Send, status: int, detail: str, kind: str, *, retry_after: int | None = None
+) -> None:
+    """A problem answered before routing. The connection is closed after it when a request
+    body may follow, which nothing read."""
     body = problem_body(status, detail, kind=kind, request_id=scope.get("state", {}).get("request_id"))
     payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    if may_have_body(scope):
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def may_have_body(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
 
 
 class RequestIdMiddleware:

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=5, ge=0, le=300)
     shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)
 
+    # Requests one process answers at once; more are refused with a 503 and Retry-After
+    # (app/overload.py). An admitted request waits behind at most this many others: 128
+    # feed pages at ~1 ms each, and room for a burst of slow writes.
+    max_requests_in_flight: int = Field(default=128, ge=1)
+
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://localhost:5173"]
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_path_bytes: int = Field(default=1024, ge=256, le=16384)
