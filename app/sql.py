@@ -184,7 +184,10 @@ async def fetch_all(connection: AsyncConnection, statement: Any, parameters: dic
         # The driver's own error skips SQLAlchemy's translation: a connection the server
         # dropped (a restart) would reach the client as a 500 and go back to the pool.
         # Say it the way SQLAlchemy would, so it is answered 503 and the connection dropped.
-        if not is_database_unreachable(error):
+        # asyncpg says only "connection is closed" about a pooled connection whose server
+        # went away while it was idle.
+        lost = connection.dialect.name == "postgresql" and driver.is_closed()
+        if not (lost or is_database_unreachable(error)):
             raise
         await connection.invalidate(error)
         raise sa_exc.OperationalError(prepared.sql, arguments, error, connection_invalidated=True) from error
