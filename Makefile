@@ -48,6 +48,13 @@ test-postgresql: install
 faults: install
 	$(UV) run --frozen pytest -m faults tests/faults -s -q
 
+# The soak (issue 13, tests/faults/test_soak.py): one API worker offered twice the capacity it
+# measures first, for SOAK_SECONDS (600); prints RSS and p50/p99 per minute. About 12 minutes,
+# on a quiet machine; not in CI.
+.PHONY: soak
+soak: install
+	$(UV) run --frozen pytest -m soak tests/faults -s -q
+
 # Benchmarks (issue 5): `make bench` (10k on PostgreSQL), `make bench SIZE=1m`. See bench/README.md.
 SIZE ?= 10k
 .PHONY: bench

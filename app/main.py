@@ -35,7 +35,7 @@ from app.problems import add_exception_handlers
 from app.ratelimit import RateLimiter, create_storage
 from app.settings import Settings, get_settings
 from app.stream.feed import ChangeFeed
-from app.stream.notify import notifications_for
+from app.changes.notify import notifications_for
 from app.stream.router import router as stream_router
 from app.subscriptions.admin_router import router as subscribers_router
 from app.subscriptions.router import router as subscriptions_router

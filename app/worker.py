@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.changes.notify import notifications_for
 from app.db import create_engine, create_sessionmaker, utcnow
 from app.mail.delivery import deliver_batch
 from app.newsletters.mailing import EditionCache
@@ -33,7 +34,7 @@ from app.settings import Settings
 from app.webhooks.delivery import run_deliveries
 
 logger = logging.getLogger("tickerfeed.worker")
-# How often webhook delivery looks for new changes and due events when idle.
+# How often webhook delivery looks for new changes and due events besides when told.
 WEBHOOK_WATCH_SECONDS = 0.5
 
 
@@ -83,11 +84,19 @@ async def deliver_mail(context: WorkerContext) -> int:
 
 async def deliver_webhooks(context: WorkerContext) -> int:
     """Webhook delivery keeps its own loop until the worker stops: fan-out and due events
-    every `WEBHOOK_WATCH_SECONDS`, each claimed endpoint on a task of its own, so a slow
-    endpoint holds back no other (`app.webhooks.delivery`)."""
-    report = await run_deliveries(
-        context.sessionmaker, context.settings, watch=WEBHOOK_WATCH_SECONDS, stop=context.stopping, clock=context.clock
-    )
+    as soon as the changes log moves (the API processes' notifications, Redis or
+    PostgreSQL's NOTIFY) and every `WEBHOOK_WATCH_SECONDS` besides, each claimed endpoint
+    on a task of its own, so a slow endpoint holds back no other (`app.webhooks.delivery`)."""
+    wake = asyncio.Event()
+    notifications = notifications_for(context.settings)
+    await notifications.start(lambda _seq: wake.set())
+    try:
+        report = await run_deliveries(
+            context.sessionmaker, context.settings, watch=WEBHOOK_WATCH_SECONDS, stop=context.stopping,
+            clock=context.clock, wake=wake,
+        )
+    finally:
+        await notifications.close()
     return report.delivered
 
 

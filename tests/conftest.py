@@ -35,7 +35,7 @@ from app.db import create_engine
 from app.main import create_app
 from app.settings import Settings
 from app.stream.feed import ChangeFeed
-from app.stream.notify import LocalNotifications
+from app.changes.notify import LocalNotifications
 
 SITE_URL = "https://news.example"
 API_URL = "https://api.news.example"

@@ -16,7 +16,7 @@ Runs on a synchronous connection: it is called from the commit hook
 
 On PostgreSQL an appender also sends `NOTIFY tickerfeed_changes, '<last seq>'` in its
 transaction (or '' when it only scheduled an article): PostgreSQL delivers it on commit and never for a rollback, so every API
-process listening (`app.stream.notify`) learns that the log moved, from any writer,
+process listening (`app.changes.notify`) learns that the log moved, from any writer,
 the CLI's included.
 """
 
@@ -26,14 +26,13 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 from sqlmodel import col
 
+from app.changes.notify import CHANGES_CHANNEL
 from app.changes.transitions import NOT_LOGGED, Current, Logged, Transition, next_transition
 from app.models.article import Article, ArticleTag, ArticleTicker
 from app.models.change import ArticleChange, ArticleChangeTicker, ArticleMirrorState, ChangeLogHead
 from app.sql import json_array_agg, json_list
 
 HEAD_ID = 1
-# The channel of the NOTIFY each appending transaction sends on PostgreSQL.
-CHANGES_CHANNEL = "tickerfeed_changes"
 # Due articles logged per statement: their ids are bound one by one (PostgreSQL takes at most
 # 32,767 parameters), and the first poll after upgrading a large database logs them all.
 DUE_BATCH = 5_000

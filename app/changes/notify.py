@@ -24,10 +24,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
-from app.changes.log import CHANGES_CHANNEL
 from app.settings import Settings
 
 logger = logging.getLogger("tickerfeed.stream")
+
+# PostgreSQL's NOTIFY channel, sent by the writing transaction (`app.changes.log`).
+CHANGES_CHANNEL = "tickerfeed_changes"
 
 # After a lost connection to Redis or PostgreSQL, the next attempt to listen.
 RECONNECT_SECONDS = 1.0

@@ -2,7 +2,7 @@
 stream clients.
 
 The reader holds `position`, the last `seq` it fanned out. A notification that the log
-moved past it (`app.stream.notify`), a write of this process, the poll every
+moved past it (`app.changes.notify`), a write of this process, the poll every
 `stream_poll_seconds` and the moment the next scheduled article comes due each wake it;
 it then logs the articles that came due, reads every change after `position` in one
 query per batch, encodes each as an SSE event once, and offers the same bytes to every
@@ -40,7 +40,7 @@ from app.changes.transitions import WITH_DETAIL
 from app.db import ReadDatabase
 from app.settings import Settings
 from app.stream import queries
-from app.stream.notify import Notifications
+from app.changes.notify import Notifications
 
 logger = logging.getLogger("tickerfeed.stream")
 

@@ -147,13 +147,14 @@ async def run_deliveries(
     watch: float | None = None, stop: asyncio.Event | None = None, concurrency: int = 8,
     clock: Callable[[], datetime] = utcnow, resolver: Resolver = system_resolver,
     jitter: Callable[[], float] = random.random, events_per_claim: int = 20,
-    on_progress: Callable[[WebhookReport], None] | None = None,
+    on_progress: Callable[[WebhookReport], None] | None = None, wake: asyncio.Event | None = None,
 ) -> WebhookReport:
     """Delivers every due event, then returns. With `watch`, runs until `stop` is set,
-    fanning out and looking for due endpoints every `watch` seconds, and whenever a
-    sending task frees its place. One loop claims (a transaction per look, however many
-    tasks), and each claimed endpoint is sent to by a task of its own; on `stop`, the
-    tasks finish the attempt in flight and record it."""
+    fanning out and looking for due endpoints every `watch` seconds, as soon as `wake` is
+    set (the changes log moved: `app.changes.notify`), and whenever a sending task frees
+    its place. One loop claims (a transaction per look, however many tasks), and each
+    claimed endpoint is sent to by a task of its own; on `stop`, the tasks finish the
+    attempt in flight and record it."""
     database, policy = Database(sessionmaker), policy_for(settings, jitter)
     lease = lease_for(settings, events_per_claim)
     stop = stop or asyncio.Event()
@@ -162,10 +163,16 @@ async def run_deliveries(
     running: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     stopping = asyncio.ensure_future(stop.wait())
+    woken = asyncio.ensure_future((wake or asyncio.Event()).wait())
     next_fan_out = loop.time()
     async with Sender(settings, resolver=resolver) as sender:
         try:
             while not stop.is_set():
+                if woken.done():
+                    assert wake is not None
+                    wake.clear()
+                    woken = asyncio.ensure_future(wake.wait())
+                    next_fan_out = loop.time()
                 if loop.time() >= next_fan_out:
                     report.fanned_out += await database.run(lambda session: prepare(session, settings, clock=clock))
                     next_fan_out = loop.time() + (watch if watch is not None else float("inf"))
@@ -182,9 +189,10 @@ async def run_deliveries(
                     on_progress(told)
                 if watch is None and not running:
                     break
-                await asyncio.wait({stopping, *running}, timeout=watch, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({stopping, woken, *running}, timeout=watch, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            woken.cancel()
             if running:
                 await asyncio.wait(running)
     return report

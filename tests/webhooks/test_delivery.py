@@ -236,6 +236,28 @@ class TestIsolation:
             report = await asyncio.wait_for(running, timeout=5)
         assert report.delivered == 1
 
+    async def test_a_notification_that_the_log_moved_sends_at_once_not_at_the_next_look(
+        self, hooks_client: httpx.AsyncClient, admin: dict[str, str], writer: dict[str, str],
+        author: Author, deliver: Deliverer,
+    ) -> None:
+        stop, wake = asyncio.Event(), asyncio.Event()
+        async with Receiver() as receiver:
+            await create_endpoint(hooks_client, admin, receiver.url())
+            running = asyncio.create_task(deliver(watch=60, stop=stop, wake=wake))
+            # Its first look found nothing; it now waits a minute unless told (and uses no
+            # connection meanwhile, so the API may have the test's one).
+            await asyncio.sleep(0.3)
+            await publish(hooks_client, writer, author, "Chips rally")
+            await asyncio.sleep(0.5)
+            assert not receiver.received
+
+            wake.set()
+
+            await asyncio.wait_for(receiver.arrived.wait(), timeout=5)
+            stop.set()
+            await asyncio.wait_for(running, timeout=5)
+        assert titles(receiver) == ["Chips rally"]
+
 
 class TestTargetsAtDelivery:
     @pytest.mark.parametrize(("address", "allow_private"), [("127.0.0.1", False), ("169.254.169.254", True), ("10.0.0.7", True)])
