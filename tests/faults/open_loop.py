@@ -29,6 +29,7 @@ class Outcome:
     status: int
     seconds: float  # from when it was due to its answer
     problem_type: str | None = None
+    error: str | None = None  # why there was no answer
 
 
 @dataclass(slots=True)
@@ -103,8 +104,8 @@ class Generator:
     def now(self) -> float:
         return time.monotonic() - self.started
 
-    async def _connection(self) -> Connection | None:
-        if self.idle:
+    async def _connection(self, *, fresh: bool = False) -> Connection | None:
+        if self.idle and not fresh:
             return self.idle.pop()
         if self.opened >= self.max_connections:
             return None
@@ -117,18 +118,27 @@ class Generator:
 
     async def send(self, n: int, due: float) -> Outcome:
         kind, request = self.make(n)
-        try:
-            connection = await self._connection()
-        except OSError:
-            return self._record(Outcome(due, kind, NO_ANSWER, self.now() - due))
-        if connection is None:
-            return self._record(Outcome(due, kind, NOT_SENT, 0.0))
-        try:
-            response = await asyncio.wait_for(connection.exchange(request), TIMEOUT)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
-            connection.close()
-            self.opened -= 1
-            return self._record(Outcome(due, kind, NO_ANSWER, self.now() - due))
+        # A kept-alive connection the server closed while it was idle (uvicorn: after 5 s)
+        # fails before any answer: the request is sent again on a new one, as HTTP clients do.
+        for fresh in (False, True):
+            reused = bool(self.idle) and not fresh
+            try:
+                connection = await self._connection(fresh=fresh)
+            except OSError as error:
+                return self._record(Outcome(due, kind, NO_ANSWER, self.now() - due, error=type(error).__name__))
+            if connection is None:
+                return self._record(Outcome(due, kind, NOT_SENT, 0.0))
+            try:
+                response = await asyncio.wait_for(connection.exchange(request), TIMEOUT)
+                break
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as error:
+                connection.close()
+                self.opened -= 1
+                closed_while_idle = isinstance(error, (ConnectionResetError, asyncio.IncompleteReadError)) and not getattr(
+                    error, "partial", b""
+                )
+                if not (reused and closed_while_idle):
+                    return self._record(Outcome(due, kind, NO_ANSWER, self.now() - due, error=type(error).__name__))
         if response.headers.get(b"connection") == b"close":
             connection.close()
             self.opened -= 1

@@ -160,7 +160,7 @@ async def test_soak_at_twice_the_capacity(
     print("\n".join(per_minute(outcomes)))
 
     assert not unplanned, Counter((o.kind, o.status, o.problem_type) for o in unplanned)
-    assert not hung, Counter(o.kind for o in hung)
+    assert not hung, Counter((o.kind, o.error) for o in hung)
     assert len(served) >= capacity * SOAK_SECONDS / 2, "served less than half the capacity"
     assert rss[-1][1] <= after_first_minute * (1 + RSS_GROWTH_ALLOWED), rss
     assert any(o.kind == "write" and o.status == 201 for o in outcomes)
