@@ -40,10 +40,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20, ge=0, le=600)
 
     # Requests one process answers at once; more are refused with a 503 and Retry-After
-    # (app/overload.py). Measured by the soak at twice one worker's capacity (2 cores): 32
-    # served 87% of the capacity at p99 0.36 s; 128 served 35% at p99 2.4 s, as more
-    # requests in flight for the same cache keys all missed and rendered.
-    max_requests_in_flight: int = Field(default=32, ge=1)
+    # (app/overload.py). Measured by 40 s soaks at twice one worker's capacity (2 cores): 32
+    # served 76–87% of the capacity, 64 served 67% (p99 0.8 s), 128 only 35% (p99 2.4 s), as
+    # more requests in flight for the same cache keys all missed and rendered. 64 leaves
+    # room beside a client's usual 32 connections (a writer beside wrk's, in bench W8).
+    max_requests_in_flight: int = Field(default=64, ge=1)
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://localhost:5173"]
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

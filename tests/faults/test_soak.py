@@ -109,6 +109,7 @@ async def test_soak_at_twice_the_capacity(
         SEND_MAIL_ON_REQUEST="false",
         # Every sign-up comes from 127.0.0.1 here; in production they come from many clients.
         RATE_LIMIT_SUBSCRIBE_PER_CLIENT="1000000/hour",
+        **({"MAX_REQUESTS_IN_FLIGHT": os.environ["MAX_REQUESTS_IN_FLIGHT"]} if "MAX_REQUESTS_IN_FLIGHT" in os.environ else {}),
     )
     tickerfeed(environment, workdir, "migrate")
     key = write_key(environment, workdir)
