@@ -49,7 +49,7 @@ faults: install
 	$(UV) run --frozen pytest -m faults tests/faults -s -q
 
 # The soak (issue 13, tests/faults/test_soak.py): one API worker offered twice the capacity it
-# measures first, for SOAK_SECONDS (600); prints RSS and p50/p99 per minute. About 12 minutes,
+# measures first, for SOAK_SECONDS (600); prints RSS and p50/p99 per minute. About 11 minutes,
 # on a quiet machine; not in CI.
 .PHONY: soak
 soak: install

@@ -135,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_path_bytes=settings.max_path_bytes,
         max_query_string_bytes=settings.max_query_string_bytes,
     )
+    # Outside the limits and the cache, so that past capacity a refusal costs little; inside
+    # CORS, so that a browser can read the 503 and its Retry-After.
+    app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_requests_in_flight)
     app.add_middleware(
         ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -146,9 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside everything but the request id: it counts and logs CORS and limit refusals and
     # cache hits too, with the id.
     app.add_middleware(RequestObservationMiddleware)
-    # Outside all but the request id: past capacity, refusing must cost the least of all
-    # (no route lookup, no log line; counted apart, in tickerfeed_http_requests_shed).
-    app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_requests_in_flight)
     # Added last, so it runs first: every response, including CORS and limit refusals, has an id.
     app.add_middleware(RequestIdMiddleware)
     return app

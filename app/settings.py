@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     # Requests one process answers at once; more are refused with a 503 and Retry-After
     # (app/overload.py). Measured by 40 s soaks at twice one worker's capacity (2 cores): 32
-    # served 76–87% of the capacity, 64 served 67% (p99 0.8 s), 128 only 35% (p99 2.4 s), as
+    # served 76–87% of the capacity, 64 served 67% (p99 0.8 s; 80% in the 10-minute soak), 128 only 35% (p99 2.4 s), as
     # more requests in flight for the same cache keys all missed and rendered. 64 leaves
     # room beside a client's usual 32 connections (a writer beside wrk's, in bench W8).
     max_requests_in_flight: int = Field(default=64, ge=1)

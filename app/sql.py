@@ -187,7 +187,9 @@ async def fetch_all(connection: AsyncConnection, statement: Any, parameters: dic
         # asyncpg says only "connection is closed" about a pooled connection whose server
         # went away while it was idle.
         lost = connection.dialect.name == "postgresql" and driver.is_closed()
-        if not (lost or is_database_unreachable(error)):
+        # The error itself, not what was being handled when it was raised (`__context__`):
+        # a read inside a cache fallback must not pass for unreachable because Redis was.
+        if not (lost or is_unreachable_driver_error(error)):
             raise
         await connection.invalidate(error)
         raise sa_exc.OperationalError(prepared.sql, arguments, error, connection_invalidated=True) from error
@@ -211,6 +213,10 @@ UNREACHABLE_DRIVER_ERRORS = frozenset({
     "ConnectionFailureError",
     "InternalClientError",  # asyncpg's protocol state after the server dropped the connection
 })
+
+
+def is_unreachable_driver_error(error: BaseException) -> bool:
+    return isinstance(error, OSError) or type(error).__name__ in UNREACHABLE_DRIVER_ERRORS
 
 
 def is_database_unreachable(error: BaseException) -> bool:

@@ -59,7 +59,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def arrivals_by_title(receiver: Receiver, read: int, seen: dict[str, list[float]]) -> int:
+def read_arrivals(receiver: Receiver, read: int, seen: dict[str, list[float]]) -> int:
     """Adds the events `receiver` got since the first `read` to `seen`; how many it has read."""
     for request in receiver.received[read:]:
         body = json.loads(request.body)
@@ -107,7 +107,7 @@ async def measure(env: dict[str, str], *, endpoints: int, publishes: int) -> dic
                 deadline = started + 30
                 while time.monotonic() < deadline and len(seen.get(title, ())) < endpoints:
                     await asyncio.sleep(0.002)
-                    read = [arrivals_by_title(receiver, done, seen) for receiver, done in zip(receivers, read, strict=True)]
+                    read = [read_arrivals(receiver, done, seen) for receiver, done in zip(receivers, read, strict=True)]
                 latencies += [at - started for at in seen.get(title, ())]
                 await asyncio.sleep(0.1)
             unhealthy = {"failing": len(failing.received), "hanging": len(hanging.received)}

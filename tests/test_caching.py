@@ -306,6 +306,7 @@ class TestCost:
     ) -> None:
         with counted_statements(engine) as full:
             first = await client.get("/v1/articles")
+        assert first.status_code == 200
         assert len(full) == 1 and "content_key" in full[0] and "article.card" in full[0]
 
     @pytest.mark.parametrize("path", ["/v1/articles", "/v1/tickers/NVDA/articles", "/feeds/articles.rss"])

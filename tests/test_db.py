@@ -51,8 +51,12 @@ async def test_a_connection_the_server_dropped_is_an_invalidated_operational_err
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
             # The backend is signalled, not gone: wait until it has exited.
             gone = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
-            while not (await other.execute(gone, {"pid": backend})).scalar_one():
-                await asyncio.sleep(0.01)
+
+            async def exited() -> None:
+                while not (await other.execute(gone, {"pid": backend})).scalar_one():
+                    await asyncio.sleep(0.01)
+
+            await asyncio.wait_for(exited(), 5)
 
         with pytest.raises(OperationalError) as raised:
             await fetch_all(connection, select(literal(1).label("one")), {})

@@ -27,7 +27,8 @@ def shed_so_far() -> float:
 
 @pytest.fixture
 def held(app):
-    """A route that stays in flight until released; `entered` counts the requests inside."""
+    """A route that stays in flight until released (at the latest when the test ends);
+    `entered` counts the requests inside."""
     release = asyncio.Event()
     entered: list[int] = []
 
@@ -37,13 +38,18 @@ def held(app):
         return {"status": "done"}
 
     app.add_api_route("/test-only/held", hold)
-    return release, entered
+    yield release, entered
+    release.set()
 
 
 async def fill(client, entered: list[int]) -> list[asyncio.Task]:
     holding = [asyncio.create_task(client.get("/test-only/held")) for _ in range(IN_FLIGHT)]
-    while len(entered) < IN_FLIGHT:
-        await asyncio.sleep(0.01)
+
+    async def all_inside() -> None:
+        while len(entered) < IN_FLIGHT:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(all_inside(), 5)
     return holding
 
 

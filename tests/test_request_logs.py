@@ -7,7 +7,6 @@ import logging
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from app.logs import JsonFormatter, OwnHandler, configure_logging, redact

@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.caching.http import Validators, rendering_of
 from app.caching.request_key import Sharing, lookup_key
 from app.caching.shared import CachedResponse, SharedCache
-from app.settings import Settings
 
 # Headers a 304 repeats from the stored response (RFC 9110 §15.4.5).
 NOT_MODIFIED_HEADERS = frozenset({b"cache-control", b"etag", b"last-modified", b"vary"})

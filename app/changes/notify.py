@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from app.settings import Settings
 
-logger = logging.getLogger("tickerfeed.stream")
+logger = logging.getLogger("tickerfeed.changes")
 
 # PostgreSQL's NOTIFY channel, sent by the writing transaction (`app.changes.log`).
 CHANGES_CHANNEL = "tickerfeed_changes"

@@ -163,13 +163,13 @@ async def run_deliveries(
     running: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     stopping = asyncio.ensure_future(stop.wait())
-    woken = asyncio.ensure_future((wake or asyncio.Event()).wait())
+    wake = wake or asyncio.Event()
+    woken = asyncio.ensure_future(wake.wait())
     next_fan_out = loop.time()
     async with Sender(settings, resolver=resolver) as sender:
         try:
             while not stop.is_set():
                 if woken.done():
-                    assert wake is not None
                     wake.clear()
                     woken = asyncio.ensure_future(wake.wait())
                     next_fan_out = loop.time()

@@ -193,6 +193,14 @@ class Api:
         self.log.close()
 
 
+def start_worker(environment: dict[str, str], workdir: Path, log: str, *options: str) -> subprocess.Popen[bytes]:
+    """`tickerfeed worker [options]` as a subprocess, its output in `workdir / log`."""
+    return subprocess.Popen(
+        [TICKERFEED, "worker", *options],
+        env=environment, cwd=workdir, stdout=open(workdir / log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    )
+
+
 async def stored_titles(database_url: str) -> set[str]:
     """Titles of the articles the load wrote (`tests.faults.load.unique_title`)."""
     settings = Settings(environment="test", database_url=database_url, secret_key="x", _env_file=None)  # type: ignore[call-arg]

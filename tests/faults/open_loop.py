@@ -90,7 +90,7 @@ def problem_type(response: Response) -> str | None:
 
 
 @dataclass
-class Generator:
+class LoadGenerator:
     host: str
     port: int
     # n -> (kind, the request's bytes)

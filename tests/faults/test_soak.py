@@ -12,11 +12,10 @@ the end within `RSS_GROWTH_ALLOWED` of its RSS after the first minute). Printed:
 capacity, what was offered and served, RSS per minute and p50/p99 per minute (of the
 requests answered with a success).
 
-`make soak` runs it (about 12 minutes); never in CI. On a quiet machine: the load
+`make soak` runs it (about 11 minutes); never in CI. On a quiet machine: the load
 generator shares the two cores with the API, the worker, PostgreSQL and Redis.
 """
 
-import asyncio
 import os
 import uuid
 from collections import Counter
@@ -27,9 +26,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.faults.conftest import Api, OwnPostgres, OwnRedis, app_environment, report, tickerfeed, write_key
-from tests.faults.open_loop import NO_ANSWER, NOT_SENT, Generator, Outcome, http_request
-from tests.faults.test_worker_crash import start_worker
+from tests.faults.conftest import (
+    Api, OwnPostgres, OwnRedis, app_environment, report, start_worker, tickerfeed, write_key,
+)
+from tests.faults.open_loop import NO_ANSWER, NOT_SENT, LoadGenerator, Outcome, http_request
 from tests.mail_fixtures import SmtpServer
 
 pytestmark = [pytest.mark.soak, pytest.mark.asyncio]
@@ -120,14 +120,14 @@ async def test_soak_at_twice_the_capacity(
         symbols = [ticker["symbol"] for ticker in httpx.get(f"{api.url}/v1/tickers?limit=50").json()["items"]]
         make = mix(key, api.author, [article["slug"] for article in articles], symbols)
 
-        measuring = Generator("127.0.0.1", api.port, make)
+        measuring = LoadGenerator("127.0.0.1", api.port, make)
         await measuring.closed_loop(CAPACITY_CONNECTIONS, 5)  # warm-up: caches, pools
         measuring.outcomes.clear()
         await measuring.closed_loop(CAPACITY_CONNECTIONS, CAPACITY_SECONDS)
         measuring.close()
         capacity = sum(1 for o in measuring.outcomes if o.status in SUCCESS) / CAPACITY_SECONDS
 
-        soak = Generator("127.0.0.1", api.port, make)
+        soak = LoadGenerator("127.0.0.1", api.port, make)
         rss: list[tuple[int, int]] = [(0, rss_kib(api.process.pid))]
 
         def sample(now: float) -> None:
@@ -137,11 +137,12 @@ async def test_soak_at_twice_the_capacity(
         await soak.open_loop(SOAK_FACTOR * capacity, SOAK_SECONDS, tick=sample)
         soak.close()
         rss.append((round(SOAK_SECONDS / 60), rss_kib(api.process.pid)))
-        await asyncio.sleep(1)
     finally:
-        worker.terminate()
-        worker.wait(30)
-        api.stop()
+        try:
+            worker.terminate()
+            worker.wait(30)
+        finally:
+            api.stop()
 
     outcomes = soak.outcomes
     statuses = Counter(f"{o.kind} {o.status}" for o in outcomes)

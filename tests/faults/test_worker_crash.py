@@ -4,7 +4,6 @@ yet recorded it, so duplicates are bounded by what it had in flight (batch × co
 
 import asyncio
 import signal
-import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,12 +18,13 @@ from app.db import create_engine
 from app.mail.outbox import OutboxRepository
 from app.models import Newsletter, OutboundEmail, Subscriber, SubscriberNewsletter
 from app.settings import Settings
-from tests.faults.conftest import TICKERFEED, OwnPostgres, app_environment, report, tickerfeed
+from tests.faults.conftest import OwnPostgres, app_environment, report, start_worker, tickerfeed
 from tests.mail_fixtures import SmtpServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio]
 SUBSCRIBERS = 2000
 BATCH, CONCURRENCY = 50, 4
+WORKER_OPTIONS = ("--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY))
 
 
 async def seed(database_url: str) -> None:
@@ -70,13 +70,6 @@ async def statuses(database_url: str) -> Counter[str]:
         await engine.dispose()
 
 
-def start_worker(environment: dict[str, str], workdir: Path, log: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [TICKERFEED, "worker", "--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY)],
-        env=environment, cwd=workdir, stdout=open(workdir / log, "wb"), stderr=subprocess.STDOUT,
-    )
-
-
 async def wait_for(condition, seconds: float) -> float:  # type: ignore[no-untyped-def]
     start = time.monotonic()
     while not await condition():
@@ -96,7 +89,7 @@ async def test_kill_9_mid_edition_loses_nothing(postgres: OwnPostgres, smtp: Smt
     smtp.handler.delay = 0.002
 
     print(f"\nset-up {time.monotonic() - started:.1f} s")
-    first = start_worker(environment, workdir, "worker-1.log")
+    first = start_worker(environment, workdir, "worker-1.log", *WORKER_OPTIONS)
 
     async def halfway() -> bool:
         return len(smtp.handler.envelopes) >= SUBSCRIBERS // 2
@@ -109,7 +102,7 @@ async def test_kill_9_mid_edition_loses_nothing(postgres: OwnPostgres, smtp: Smt
     await asyncio.sleep(0.5)  # mail the SMTP server was still taking in when the process died
     received_at_kill = len(smtp.handler.envelopes)
 
-    second = start_worker(environment, workdir, "worker-2.log")
+    second = start_worker(environment, workdir, "worker-2.log", *WORKER_OPTIONS)
     try:
         async def everyone() -> bool:
             return len({rcpt for rcpts in smtp.handler.envelopes for rcpt in rcpts}) >= SUBSCRIBERS

@@ -244,9 +244,9 @@ class TestIsolation:
         async with Receiver() as receiver:
             await create_endpoint(hooks_client, admin, receiver.url())
             running = asyncio.create_task(deliver(watch=60, stop=stop, wake=wake))
-            # Its first look found nothing; it now waits a minute unless told (and uses no
-            # connection meanwhile, so the API may have the test's one).
-            await asyncio.sleep(0.3)
+            # Its first look (two short transactions) found nothing; it now waits a minute
+            # unless told, using no connection meanwhile, so the API may have the test's one.
+            await asyncio.sleep(1)
             await publish(hooks_client, writer, author, "Chips rally")
             await asyncio.sleep(0.5)
             assert not receiver.received
