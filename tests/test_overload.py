@@ -72,6 +72,19 @@ class TestLoadShedding:
         release.set()
         assert [(await task).status_code for task in holding] == [200] * IN_FLIGHT
 
+    async def test_a_browser_can_read_the_refusal(self, client, held, settings):
+        release, entered = held
+        holding = await fill(client, entered)
+        origin = settings.cors_origins[0]
+
+        refused = await client.get("/v1/articles", headers={"Origin": origin})
+
+        assert refused.status_code == 503
+        assert refused.headers["Access-Control-Allow-Origin"] == origin
+        assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+        release.set()
+        await asyncio.gather(*holding)
+
     async def test_probes_are_answered_when_full(self, client, held):
         release, entered = held
         holding = await fill(client, entered)
