@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +36,15 @@ async def _prepare(url: str) -> tuple[int, int, str]:
     try:
         async with engine.begin() as connection:
             started = time.perf_counter()
+            if not await connection.scalar(text("SELECT count(*) FROM article_mirror_state")):
+                # The bulk load wrote its articles past the log, as in a database older than
+                # the log: each published one comes due at its published_at, as the log's
+                # migration has it.
+                await connection.execute(text(
+                    "INSERT INTO article_mirror_state (article_id, visible, due_at, ticker_ids) "
+                    "SELECT id, false, published_at, '[]'::json FROM article "
+                    "WHERE status = 'published' AND deleted_at IS NULL AND published_at IS NOT NULL"
+                ))
             if await connection.run_sync(lambda sync: materialise_due(sync, now=utcnow())):
                 print(f"logged the due articles in {time.perf_counter() - started:.0f} s", flush=True)
             count, last = (await connection.execute(select(func.count(), func.max(change.c.seq)))).one()

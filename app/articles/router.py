@@ -92,7 +92,7 @@ Filters = Annotated[FeedFilters, Depends(feed_filters)]
 
 
 async def readable_article(
-    connection: ReadConnection, slug: ArticleSlug, now: Clock, api_key: OptionalApiKey
+    api_key: OptionalApiKey, connection: ReadConnection, slug: ArticleSlug, now: Clock
 ) -> CardPage:
     """Published and due for everyone; drafts, scheduled and archived too for editors."""
     editor = api_key is not None and grants(api_key, Scope.CONTENT_WRITE)

@@ -31,8 +31,10 @@ FeedsReader = Annotated[ApiKey, Depends(require_scope(Scope.FEEDS_FULL))]
 async def list_changes(
     request: Request,
     response: Response,
-    connection: ReadConnection,
+    # Before the connection: the key is looked up, and its connection given back, first; a
+    # request holding one pooled connection while it waits for another can wait for itself.
     _reader: FeedsReader,
+    connection: ReadConnection,
     page: PageParams,
     now: Annotated[datetime, Depends(get_clock)],
     ticker: CarriedTickers = [],  # noqa: B006  (FastAPI copies defaults per request)

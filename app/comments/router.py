@@ -79,8 +79,8 @@ async def _thread_page(
     responses=problem_responses(400, 401, 404, 422),
 )
 async def list_article_comments(
-    request: Request, response: Response, connection: ReadConnection, slug: ArticleSlug,
-    page: PageParams, viewer: OptionalReader, now: Clock, sort: Sort = "oldest",
+    request: Request, response: Response, viewer: OptionalReader, connection: ReadConnection, slug: ArticleSlug,
+    page: PageParams, now: Clock, sort: Sort = "oldest",
 ) -> Any:
     """The approved top-level comments, with their reply counts. With a reader's session,
     that reader's own pending comments too (nobody else sees them). A deleted comment
@@ -100,8 +100,8 @@ async def list_article_comments(
     responses=problem_responses(400, 401, 404, 422),
 )
 async def list_comment_replies(
-    request: Request, response: Response, connection: ReadConnection, comment_id: CommentId,
-    page: PageParams, viewer: OptionalReader, now: Clock, sort: Sort = "oldest",
+    request: Request, response: Response, viewer: OptionalReader, connection: ReadConnection, comment_id: CommentId,
+    page: PageParams, now: Clock, sort: Sort = "oldest",
 ) -> Any:
     """Approved replies to a top-level comment (one level: replies have no replies)."""
     found = await queries.reply_target(connection, comment_id)

@@ -90,7 +90,7 @@ class FeedRequest:
 
 
 async def feed_request(
-    request: Request, response: Response, connection: ReadConnection, fmt: FeedFormat, reader: Reader, now: Clock
+    request: Request, response: Response, reader: Reader, connection: ReadConnection, fmt: FeedFormat, now: Clock
 ) -> FeedRequest:
     return FeedRequest(request, response, connection, fmt, reader, now)
 
