@@ -92,12 +92,13 @@ async def with_outage(
     recovery: float,
 ) -> tuple[float, float, float]:
     """Runs the load, 3 s in `stop()`s a server, `start()`s it `outage` seconds later,
-    then keeps the load up `recovery` + 4 seconds; when it went down, when its restart
+    then keeps the load up `recovery` + 4 seconds; when it was down, when its restart
     began and when it answered again."""
     running = load.run(clients)
     await asyncio.sleep(3)
-    down_at = load.now()
     await asyncio.to_thread(stop)
+    # Once it is down: stopping takes a moment, in which the server still answers.
+    down_at = load.now()
     await asyncio.sleep(outage)
     restart_at = load.now()
     await asyncio.to_thread(start)
