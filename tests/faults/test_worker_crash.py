@@ -8,15 +8,16 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select, text
-
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import create_engine
 from app.mail.outbox import OutboxRepository
 from app.models import Newsletter, OutboundEmail, Subscriber, SubscriberNewsletter
+from app.newsletters.repository import NewsletterRepository
 from app.settings import Settings
 from tests.faults.conftest import OwnPostgres, app_environment, report, start_worker, tickerfeed
 from tests.mail_fixtures import SmtpServer
@@ -28,14 +29,20 @@ WORKER_OPTIONS = ("--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY))
 
 
 async def seed(database_url: str) -> None:
-    """2,000 active subscribers of the demo newsletter and today's edition queued for them."""
+    """2,000 active subscribers of the demo newsletter and today's edition queued for them,
+    recorded as queued so that the worker's scheduler does not queue it again. Today is the
+    newsletter's local day (at 01:00 UTC New York is still on yesterday, which the scheduler
+    would otherwise find due and not yet queued)."""
     settings = Settings(environment="test", database_url=database_url, secret_key="x", _env_file=None)  # type: ignore[call-arg]
     engine = create_engine(settings)
     now = datetime.now(UTC)
     try:
         async with engine.begin() as session:  # Core: one bulk insert, not the unit of work
             await session.execute(text("TRUNCATE subscriber, outbound_email, newsletter_edition CASCADE"))
-            newsletter_id = (await session.execute(select(Newsletter.id).where(Newsletter.slug == "daily-headlines"))).scalar_one()
+            newsletter_id, time_zone = (
+                await session.execute(select(Newsletter.id, Newsletter.time_zone).where(Newsletter.slug == "daily-headlines"))
+            ).one()
+            day = now.astimezone(ZoneInfo(time_zone)).date()
             ids = (
                 await session.execute(
                     insert(Subscriber).returning(Subscriber.id),
@@ -53,7 +60,9 @@ async def seed(database_url: str) -> None:
                 insert(SubscriberNewsletter),
                 [{"subscriber_id": id_, "newsletter_id": newsletter_id} for id_ in ids],
             )
-            queued = await OutboxRepository(AsyncSession(bind=session)).queue_edition(newsletter_id=newsletter_id, day=now.date(), now=now)
+            orm = AsyncSession(bind=session)
+            assert await NewsletterRepository(orm).claim_edition(newsletter_id=newsletter_id, day=day, now=now)
+            queued = await OutboxRepository(orm).queue_edition(newsletter_id=newsletter_id, day=day, now=now)
             assert queued == SUBSCRIBERS
     finally:
         await engine.dispose()
