@@ -21,6 +21,11 @@ OWN_HEADERS = frozenset({b"content-length", b"content-type"})
 def json_response(headers_from: Response, content: Any) -> Response:
     """`content` as JSON with the headers dependencies set on `headers_from` (a returned
     response does not pick them up by itself)."""
-    response = Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), media_type=MEDIA_TYPE)
+    return json_bytes_response(headers_from, orjson.dumps(content, option=orjson.OPT_UTC_Z))
+
+
+def json_bytes_response(headers_from: Response, body: bytes) -> Response:
+    """A JSON body already written, with the headers dependencies set on `headers_from`."""
+    response = Response(body, media_type=MEDIA_TYPE)
     response.raw_headers.extend(item for item in headers_from.raw_headers if item[0] not in OWN_HEADERS)
     return response

@@ -33,8 +33,9 @@ class json_object(FunctionElement[Any]):  # noqa: N801  (reads as the SQL functi
 
 
 class json_array_agg(FunctionElement[Any]):  # noqa: N801
-    """The values of a group as one JSON array; an empty group is NULL on PostgreSQL and
-    `[]` on SQLite, and `json_list` reads both as an empty list."""
+    """`json_array_agg(value, key…)`: the values of a group as one JSON array, ordered by
+    the keys on PostgreSQL (SQLite's `json_group_array` takes no ORDER BY before 3.44);
+    an empty group is `[]` on both."""
 
     type = JSON()
     inherit_cache = True
@@ -56,7 +57,17 @@ def _spell(construct: type, **templates: str) -> None:
 
 
 _spell(json_object, postgresql="json_build_object({})", sqlite="json_object({})")
-_spell(json_array_agg, postgresql="json_agg({})", sqlite="json_group_array({})")
+@compiles(json_array_agg, "postgresql")
+def _json_array_agg_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    value, *keys = (compiler.process(clause, **kw) for clause in element.clauses)
+    order = f" ORDER BY {', '.join(keys)}" if keys else ""
+    return f"coalesce(json_agg({value}{order}), '[]'::json)"
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_array_agg_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"json_group_array({value})"
 
 
 def json_list(value: list[Any] | None) -> list[Any]:
@@ -95,18 +106,82 @@ class as_json(FunctionElement[Any]):  # noqa: N801
 
 
 
-class utc_text(FunctionElement[Any]):  # noqa: N801
-    """A timestamp as naive UTC inside JSON, the same on both backends (PostgreSQL would
-    write it in the session's time zone; SQLite stores naive UTC already)."""
+class api_time(FunctionElement[Any]):  # noqa: N801
+    """A timestamp as the API writes it (`app.responses`: orjson's UTC `…Z`, microseconds
+    only when there are any), so that a card stored as text is already what clients get.
+    SQLite stores naive UTC as `YYYY-MM-DD HH:MM:SS.ffffff`."""
 
     inherit_cache = True
-    name = "utc_text"
+    name = "api_time"
 
 
+class json_bool(FunctionElement[Any]):  # noqa: N801
+    """A condition as a JSON boolean: SQLite's JSON would write its 0 or 1."""
+
+    inherit_cache = True
+    name = "json_bool"
+
+
+class json_or_null(FunctionElement[Any]):  # noqa: N801
+    """`json_or_null(condition, value)`: the JSON `value` when the condition holds, else
+    JSON null. On SQLite a JSON value that passes through CASE is text again: `json()`
+    makes it JSON once more."""
+
+    inherit_cache = True
+    name = "json_or_null"
+
+
+class json_text_agg(FunctionElement[Any]):  # noqa: N801
+    """`json_text_agg(text, condition, key…)`: the JSON texts of the rows where the condition
+    holds as one JSON array's text, in the order of the keys, descending, built by
+    concatenation only (no JSON parsed or written).
+    PostgreSQL only: SQLite's `group_concat` takes no ORDER BY before 3.44."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_text_agg"
 
 
 _spell(as_json, postgresql="{}", sqlite="json({})")
-_spell(utc_text, postgresql="({} AT TIME ZONE 'UTC')", sqlite="{}")
+_spell(json_bool, postgresql="({})", sqlite="json(CASE WHEN {} THEN 'true' ELSE 'false' END)")
+
+
+@compiles(api_time, "postgresql")
+def _api_time_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    utc = f"({value} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN mod(date_part('microseconds', {value})::bigint, 1000000) = 0"
+        f" THEN '' ELSE to_char({utc}, '.US') END || 'Z')"
+    )
+
+
+@compiles(api_time, "sqlite")
+def _api_time_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return (
+        f"(replace(substr({value}, 1, 19), ' ', 'T') || CASE WHEN coalesce(substr({value}, 21, 6), '') IN ('', '000000')"
+        f" THEN '' ELSE '.' || substr({value}, 21, 6) END || 'Z')"
+    )
+
+
+@compiles(json_or_null, "postgresql")
+def _json_or_null_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    condition, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CASE WHEN {condition} THEN {value} END)"
+
+
+@compiles(json_or_null, "sqlite")
+def _json_or_null_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    condition, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"json(CASE WHEN {condition} THEN {value} ELSE 'null' END)"
+
+
+@compiles(json_text_agg, "postgresql")
+def _json_text_agg_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    text, condition, *keys = (compiler.process(clause, **kw) for clause in element.clauses)
+    order = ", ".join(f"{key} DESC" for key in keys)
+    return f"('[' || coalesce(string_agg({text}, ',' ORDER BY {order}) FILTER (WHERE {condition}), '') || ']')"
 
 
 def literal_key(name: str) -> Any:

@@ -217,5 +217,5 @@ class TestMigrate:
         assert (result.exit_code, result.stdout) == (0, "rebuilt 1 stored cards\ndatabase is at the latest revision\n")
         with sqlite3.connect(tmp_path / "cards.db") as db:
             card, revision = db.execute("SELECT card, card_revision FROM article").fetchone()
-        assert json.loads(card)["author_name"] == "Ada" and revision == CARD_REVISION
+        assert json.loads(card)["author"]["name"] == "Ada" and revision == CARD_REVISION
         assert run("migrate", DATABASE_URL=url).stdout == "database is at the latest revision\n"

@@ -1,7 +1,10 @@
 """Card objects read by `app.articles.queries` as the allow-listed shapes clients see.
 
-One mapping makes every card: lists, detail, related, feeds and newsletter editions all
-build theirs here from the same object. The results are plain values serialized once
+An article stores its card in the shape clients see (`app.articles.documents`), but for
+`canonical_url`, which follows the site's address. A feed page on PostgreSQL passes the
+stored cards through as text (`app.articles.feed`); everything else (detail, related,
+feeds, newsletter editions, and feed pages on SQLite) parses them and completes them here,
+with the same one mapping. The results are plain values serialized once
 (`app.responses`), or validated into `ArticleCard` where code needs the model (mail).
 """
 
@@ -9,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 ROLE_ORDER = {"primary": 0, "mentioned": 1}
-# Timestamps arrive as naive UTC text inside the JSON (`app.sql.utc_text`).
+# Timestamps a card, or what the article page adds to it, carries (as the API writes them).
 TIMESTAMPS = ("published_at", "updated_at", "created_at", "deleted_at", "reviewed_at", "newest_match")
-UTC_OFFSET = "+00:00"
 
 
 def canonical_url(site_url: str, slug: str) -> str:
@@ -26,7 +28,7 @@ def parse_card(item: dict[str, Any]) -> dict[str, Any]:
     for name in TIMESTAMPS:
         value = item.get(name)
         if value is not None:
-            item[name] = datetime.fromisoformat(value + UTC_OFFSET)
+            item[name] = datetime.fromisoformat(value)
     return item
 
 
@@ -39,6 +41,8 @@ def _tag_order(tag: dict[str, Any]) -> str:
 
 
 def card(item: dict[str, Any], site_url: str) -> dict[str, Any]:
+    """The card clients see. PostgreSQL stores tickers and tags in order; SQLite's
+    `json_group_array` cannot order them (before 3.44), so they are sorted here."""
     tickers = item["tickers"] or []
     tags = item["tags"] or []
     # The lists are this object's own: sorted in place.
@@ -52,24 +56,14 @@ def card(item: dict[str, Any], site_url: str) -> dict[str, Any]:
         "published_at": item["published_at"],
         "updated_at": item["updated_at"],
         "reading_time_minutes": item["reading_time_minutes"],
-        "hero_image": (
-            {"url": item["hero_image_url"], "alt": item["hero_image_alt"] or "", "credit": item["hero_image_credit"]}
-            if item["hero_image_url"]
-            else None
-        ),
-        "author": {
-            "id": item["author_id"], "slug": item["author_slug"], "name": item["author_name"],
-            "kind": item["author_kind"], "avatar_url": item["author_avatar_url"],
-        },
+        "hero_image": item["hero_image"],
+        "author": dict(item["author"]),
         "tickers": tickers,
         "tags": tags,
-        "ai_generated": item["author_kind"] == "ai_agent",
+        "ai_generated": item["ai_generated"],
         "canonical_url": canonical_url(site_url, item["slug"]),
-        # A card stored by revision 1 (until `refresh_stale_cards` reaches it, during a
-        # rolling deploy) has neither: an article then had no comments and was open.
-        "comment_count": item.get("comment_count", 0),
-        # SQLite's JSON has no booleans: the flag arrives as 0 or 1 there.
-        "comments_open": bool(item.get("comments_open", True)),
+        "comment_count": item["comment_count"],
+        "comments_open": item["comments_open"],
     }
 
 

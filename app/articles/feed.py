@@ -4,18 +4,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.articles.cards import card
 from app.articles.filters import FeedFilters
 from app.articles.names import resolve_names
-from app.articles.queries import CardPage, read_feed, read_first_date
+from app.articles.queries import CardPage, read_feed, read_feed_text, read_first_date
 from app.caching.http import answer_if_current, conclude, is_conditional
 from app.caching.state import ContentState, state_from_row
-from app.pagination import PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int
+from app.pagination import (
+    PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int, set_next_link,
+)
 from app.problems import NotFound
-from app.responses import json_response
+from app.responses import json_bytes_response, json_response
 
 FEED_KEY = (parse_datetime, parse_int)
 SEARCH_KEY = (parse_float, parse_datetime, parse_int)
@@ -50,8 +53,11 @@ async def feed_page(
     page: PageRequest,
     now: datetime,
 ) -> Response:
-    """`{items, next_cursor}`, serialized once (`app.responses`)."""
+    """`{items, next_cursor}`, serialized once (`app.responses`); on PostgreSQL, a page
+    that is not a search is passed through as the database wrote it (`page_as_text`)."""
     scope = filter_scope("articles", **{k: v for k, v in vars(filters).items() if v})
+    if connection.dialect.name == "postgresql" and not filters.query:
+        return await page_as_text(request, response, connection, filters=filters, page=page, now=now, scope=scope)
     read: list[CardPage] = []
 
     async def fetch(after: list[Any] | None, limit: int) -> list[dict[str, Any]]:
@@ -76,6 +82,30 @@ async def feed_page(
     conclude(request, response, dated_state(read[0], filters.keys(), marker=marker))
     site_url = request.app.state.settings.site_url
     return json_response(response, {"items": [card(item, site_url) for item in items], "next_cursor": next_cursor})
+
+
+async def page_as_text(
+    request: Request,
+    response: Response,
+    connection: AsyncConnection,
+    *,
+    filters: FeedFilters,
+    page: PageRequest,
+    now: datetime,
+    scope: str,
+) -> Response:
+    """A date-ordered feed page whose cards arrive as the JSON text clients get
+    (`app.articles.queries.page_text_statement`), the cursor and validators read beside."""
+    codec = request.app.state.cursor_codec
+    after = codec.decode(page.cursor, scope, FEED_KEY) if page.cursor else None
+    await answer_if_unchanged(request, connection, filters, now=now, after=after)
+    site_url = request.app.state.settings.site_url
+    read = await read_feed_text(connection, filters, now=now, size=page.limit, after=after, site_url=site_url)
+    next_cursor = codec.encode(list(read.last_key), scope) if read.rows > page.limit and read.last_key else None
+    set_next_link(request, response, next_cursor)
+    conclude(request, response, state_from_row(read.state, filters.keys()).with_marker(read.first_date))
+    body = b'{"items":' + read.cards.encode() + b',"next_cursor":' + orjson.dumps(next_cursor) + b"}"
+    return json_bytes_response(response, body)
 
 
 async def subfeed_filters(

@@ -19,18 +19,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, bindparam, cast, column, func, literal, select, table, tuple_, union_all
+import orjson
+from sqlalchemy import Integer, Select, String, Text, bindparam, cast, column, func, literal, select, table, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from app.articles.cards import parse_card
+from app.articles.cards import canonical_url, parse_card
 from app.articles.filters import NOW, FeedFilters, Shape, filter_parameters, filtered, is_visible, shape_of
 from app.articles.search import ranked, search_parameters
 from app.caching.keys import ALL, ARTICLES
 from app.caching.state import state_columns, state_parameters
 from app.db import UTCDateTime
 from app.models import Article, ArticleTag, ArticleTicker, Author
-from app.sql import any_of, as_json, fetch_all, fetch_one, json_array_agg, json_object, literal_key, utc_text
+from app.sql import any_of, as_json, fetch_all, fetch_one, json_array_agg, json_object, json_text_agg, literal_key, api_time
 
 # article_ticker as the ticker feed sees it: with the copy of published_at that the
 # migration's triggers maintain, indexed as (ticker_id, published_at, article_id).
@@ -62,9 +63,9 @@ def stored_card(**extra: Any) -> Any:
 
 # What the article page shows beyond the card (`app.articles.cards.detail`).
 DETAIL_FIELDS = {
-    "body_html": Article.body_html, "status": Article.status, "created_at": utc_text(Article.created_at),
-    "deleted_at": utc_text(Article.deleted_at), "word_count": Article.word_count,
-    "reviewed_by": Article.reviewed_by, "reviewed_at": utc_text(Article.reviewed_at),
+    "body_html": Article.body_html, "status": Article.status, "created_at": api_time(Article.created_at),
+    "deleted_at": api_time(Article.deleted_at), "word_count": Article.word_count,
+    "reviewed_by": Article.reviewed_by, "reviewed_at": api_time(Article.reviewed_at),
     "author_bio": Author.bio, "author_expertise": as_json(Author.expertise),
     "author_audience": Author.audience, "author_disclosure": Author.disclosure,
 }
@@ -95,16 +96,21 @@ def _after(rows: Select[Any], key: list[Any], shape: Shape) -> Select[Any]:
     return rows.order_by(*[part.desc() for part in key]).limit(LIMIT)
 
 
-def _feed_rows(shape: Shape, *columns: Any) -> Select[Any]:
-    """The visible rows of a feed page as `columns`, newest first, after the cursor."""
-    rows = select(*columns).select_from(Article)
+def _feed_rows(shape: Shape, *columns: Any, keyed: bool = False) -> Select[Any]:
+    """The visible rows of a feed page as `columns`, newest first, after the cursor; with
+    `keyed`, also each row's key (`key_date`, `key_id`) and `position` on the page."""
     key = [col(Article.published_at), col(Article.id)]
+    if shape.tickers == 1:
+        key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
+    if keyed:
+        position = func.row_number().over(order_by=[part.desc() for part in key])
+        columns = (*columns, key[0].label("key_date"), key[1].label("key_id"), position.label("position"))
+    rows = select(*columns).select_from(Article)
     if shape.tickers == 1:
         # One ticker: walk that ticker's links newest first instead of the whole feed.
         rows = rows.join(ticker_feed, ticker_feed.c.article_id == Article.id).where(
             ticker_feed.c.ticker_id == bindparam("ticker_id"), ticker_feed.c.published_at <= NOW
         )
-        key = [ticker_feed.c.published_at, ticker_feed.c.article_id]
         shape = replace(shape, tickers=0)
     rows = filtered(rows.where(is_visible()), shape)
     return _after(rows, key, shape)
@@ -114,6 +120,39 @@ def _feed_rows(shape: Shape, *columns: Any) -> Select[Any]:
 def feed_statement(shape: Shape) -> Select[Any]:
     """Newest first; keyset after the cursor."""
     return _as_page(_feed_rows(shape, stored_card(**_full_text(shape.full_text)).label("card")), shape.dialect)
+
+
+@dataclass(frozen=True)
+class PageText:
+    """A feed page's first `size` cards as the JSON array clients get, and what the route
+    needs beside them: how many rows were read (one more than `size` when a next page
+    follows), the key of the last card shown, the first card's date and the state."""
+
+    cards: str
+    rows: int
+    last_key: tuple[datetime, int] | None
+    first_date: datetime | None
+    state: Mapping[str, Any]
+
+
+@cache
+def page_text_statement(shape: Shape) -> Select[Any]:
+    """A feed page (PostgreSQL, no search) as text: each stored card with its
+    `canonical_url` put in front, joined in order by concatenation, with no JSON parsed or
+    written on either side; this was a fifth of a W1 page's CPU in the app (issue 9)."""
+    card_text = cast(col(Article.card), Text).label("card_text")
+    page = _feed_rows(shape, card_text, col(Article.slug).label("slug"), keyed=True).subquery("page")
+    size = bindparam("page_size", type_=Integer())
+    with_url = bindparam("card_url_prefix", type_=String()) + page.c.slug + literal('",') + func.substr(page.c.card_text, 2)
+    last = page.c.position == size
+    summary = select(
+        json_text_agg(with_url, page.c.position <= size, page.c.key_date, page.c.key_id).label("cards"),
+        func.count().label("rows"),
+        func.max(page.c.key_date).filter(last).label("last_date"),
+        func.max(page.c.key_id).filter(last).label("last_id"),
+        func.max(page.c.key_date).label("first_date"),
+    ).subquery("summary")
+    return select(summary, *state_columns(shape.dialect))
 
 
 @cache
@@ -189,6 +228,31 @@ async def read_feed(
     found = {row["id"]: row for row in await fetch_all(connection, search_statement(shape), parameters)}
     row = await fetch_one(connection, cards_statement(shape.dialect, full_text), {**parameters, "ids": list(found)})
     return CardPage(_cards_of(row, found), row)
+
+
+async def read_feed_text(
+    connection: AsyncConnection,
+    filters: FeedFilters,
+    *,
+    now: datetime,
+    size: int,
+    after: Sequence[Any] | None,
+    site_url: str,
+) -> PageText:
+    """A feed page of `size` cards as text (`page_text_statement`)."""
+    shape = shape_of(filters, dialect=connection.dialect.name, after=after, full_text=False)
+    parameters = _feed_parameters(filters, now=now, limit=size + 1, after=after) | {
+        "page_size": size, "card_url_prefix": card_url_prefix(site_url),
+    }
+    row = await fetch_one(connection, page_text_statement(shape), parameters)
+    last_key = (row["last_date"], row["last_id"]) if row["last_id"] is not None else None
+    return PageText(row["cards"], row["rows"], last_key, row["first_date"], row)
+
+
+def card_url_prefix(site_url: str) -> str:
+    """The start of a card's text up to its slug: `{"canonical_url":"<site>/articles/`.
+    Slugs need no escaping in JSON (`app.fields.SLUG_PATTERN`)."""
+    return '{"canonical_url":' + orjson.dumps(canonical_url(site_url, "")).decode()[:-1]
 
 
 async def read_first_date(

@@ -204,7 +204,10 @@ def conclude(request: Request, response: Response, state: ContentState) -> None:
     rendering, headers = _not_modified_unless_changed(request, state)
     _set_headers(response, headers)
     rendering.state = state
-    rendering.sharing = sharing(request)
+    if request.app.state.content_cache.shared is not None:
+        # Whether the response may be stored costs a second look at the query (2% of a
+        # W1 page): only worth it when there is a shared cache to store it in.
+        rendering.sharing = sharing(request)
 
 
 AudienceDependency = Callable[..., Awaitable[Audience]]

@@ -37,10 +37,10 @@ def document(value: str) -> FeedDocument:
     card = {
         "id": 7, "slug": "a-slug", "title": value, "dek": value, "body_html": value,
         "published_at": moment, "updated_at": moment, "reading_time_minutes": 1,
-        "hero_image_url": f"https://img.example/{value}.png", "hero_image_alt": value, "hero_image_credit": value,
-        "author_id": 1, "author_slug": "a", "author_name": value, "author_kind": "human", "author_avatar_url": None,
+        "hero_image": {"url": f"https://img.example/{value}.png", "alt": value, "credit": value},
+        "author": {"id": 1, "slug": "a", "name": value, "kind": "human", "avatar_url": None},
         "tickers": [{"symbol": "NVDA", "name": value, "exchange": value, "asset_class": "equity", "role": "primary"}],
-        "tags": [{"slug": "t", "name": value}],
+        "tags": [{"slug": "t", "name": value}], "ai_generated": False, "comment_count": 0, "comments_open": True,
     }
     subject = FeedSubject(key="articles", title=value, description=value, home_url=SITE_URL)
     return build_document(subject, [card], site_url=SITE_URL, self_url=f"{SITE_URL}/feeds?{value}", full=True)
