@@ -195,15 +195,30 @@ async def keyset_page(
 
     Fetches one row more than asked to learn whether a next page exists without a count.
     """
-    codec: CursorCodec = request.app.state.cursor_codec
-    after = codec.decode(page.cursor, scope, parsers) if page.cursor else None
-    rows = await fetch(after, page.limit + 1)
-    next_cursor = None
+    rows = await fetch(cursor_key(request, page, scope, parsers), page.limit + 1)
+    last_key = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
-        next_cursor = codec.encode(key_of(rows[-1]), scope)
+        last_key = key_of(rows[-1])
+    return rows, link_next_page(request, response, scope, last_key)
+
+
+def cursor_key(
+    request: Request, page: PageRequest, scope: str, parsers: Sequence[Callable[[Any], Any]]
+) -> list[Any] | None:
+    """The sort key the page's cursor holds; None for the first page. A cursor the API did
+    not write for `scope` is a 400."""
+    codec: CursorCodec = request.app.state.cursor_codec
+    return codec.decode(page.cursor, scope, parsers) if page.cursor else None
+
+
+def link_next_page(request: Request, response: Response, scope: str, last_key: Sequence[Any] | None) -> str | None:
+    """The cursor of the page after the one whose last row has `last_key` (None when no
+    page follows), also set as the `Link` header."""
+    codec: CursorCodec = request.app.state.cursor_codec
+    next_cursor = codec.encode(last_key, scope) if last_key is not None else None
     set_next_link(request, response, next_cursor)
-    return rows, next_cursor
+    return next_cursor
 
 
 def set_next_link(request: Request, response: Response, next_cursor: str | None) -> None:

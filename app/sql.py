@@ -57,6 +57,8 @@ def _spell(construct: type, **templates: str) -> None:
 
 
 _spell(json_object, postgresql="json_build_object({})", sqlite="json_object({})")
+
+
 @compiles(json_array_agg, "postgresql")
 def _json_array_agg_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     value, *keys = (compiler.process(clause, **kw) for clause in element.clauses)

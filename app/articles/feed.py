@@ -15,7 +15,7 @@ from app.articles.queries import CardPage, read_feed, read_feed_text, read_first
 from app.caching.http import answer_if_current, conclude, is_conditional
 from app.caching.state import ContentState, state_from_row
 from app.pagination import (
-    PageRequest, filter_scope, keyset_page, parse_datetime, parse_float, parse_int, set_next_link,
+    PageRequest, cursor_key, filter_scope, keyset_page, link_next_page, parse_datetime, parse_float, parse_int,
 )
 from app.problems import NotFound
 from app.responses import json_bytes_response, json_response
@@ -96,13 +96,11 @@ async def page_as_text(
 ) -> Response:
     """A date-ordered feed page whose cards arrive as the JSON text clients get
     (`app.articles.queries.page_text_statement`), the cursor and validators read beside."""
-    codec = request.app.state.cursor_codec
-    after = codec.decode(page.cursor, scope, FEED_KEY) if page.cursor else None
+    after = cursor_key(request, page, scope, FEED_KEY)
     await answer_if_unchanged(request, connection, filters, now=now, after=after)
     site_url = request.app.state.settings.site_url
     read = await read_feed_text(connection, filters, now=now, size=page.limit, after=after, site_url=site_url)
-    next_cursor = codec.encode(list(read.last_key), scope) if read.rows > page.limit and read.last_key else None
-    set_next_link(request, response, next_cursor)
+    next_cursor = link_next_page(request, response, scope, read.last_key if read.rows > page.limit else None)
     conclude(request, response, state_from_row(read.state, filters.keys()).with_marker(read.first_date))
     body = b'{"items":' + read.cards.encode() + b',"next_cursor":' + orjson.dumps(next_cursor) + b"}"
     return json_bytes_response(response, body)

@@ -4,9 +4,10 @@ Every place that shows articles (lists, detail, related, feeds, newsletter editi
 them here, in one statement that returns one row: the page as one JSON array of the
 cards each article stores (`app.articles.documents`; its author, tickers and tags built
 in by the write that last changed them), and beside it the state the page was read with
-(`app.caching.state`). One JSON value
-decodes in microseconds; 21 rows of 25 typed columns cost the driver and SQLAlchemy
-0.6 ms (issue 9 profile). A statement is built once per shape (which filters are present,
+(`app.caching.state`). One JSON value decodes in microseconds; 21 rows of 25 typed columns
+cost the driver and SQLAlchemy 0.6 ms (issue 9 profile). On PostgreSQL a feed page that
+is not a search goes further and arrives as the text clients get (`page_text_statement`),
+not decoded at all. A statement is built once per shape (which filters are present,
 whether a cursor follows) and dialect, and reused with bind parameters.
 
 The ORM session stays with the writes (`repository.py`), where its unit of work earns
@@ -31,7 +32,7 @@ from app.caching.keys import ALL, ARTICLES
 from app.caching.state import state_columns, state_parameters
 from app.db import UTCDateTime
 from app.models import Article, ArticleTag, ArticleTicker, Author
-from app.sql import any_of, as_json, fetch_all, fetch_one, json_array_agg, json_object, json_text_agg, literal_key, api_time
+from app.sql import any_of, api_time, as_json, fetch_all, fetch_one, json_array_agg, json_object, json_text_agg, literal_key
 
 # article_ticker as the ticker feed sees it: with the copy of published_at that the
 # migration's triggers maintain, indexed as (ticker_id, published_at, article_id).
