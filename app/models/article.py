@@ -23,6 +23,16 @@ class Article(Timestamped, table=True):
             postgresql_where=text(VISIBLE_ROWS),
             sqlite_where=text(VISIBLE_ROWS),
         ),
+        # An author's visible articles: the catalogue's counts, read from the index alone,
+        # and the author's feed.
+        Index(
+            "ix_article_author_feed",
+            "author_id",
+            "published_at",
+            "id",
+            postgresql_where=text(VISIBLE_ROWS),
+            sqlite_where=text(VISIBLE_ROWS),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
